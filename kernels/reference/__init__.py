@@ -1,0 +1,1 @@
+"""Plain Python/numpy versions of the kernels, written for clarity; the tests' oracles."""
