@@ -18,7 +18,11 @@ from controller.cli._common import Handler, fail
 from kernels.errors import GymctlError, InvalidInputError
 
 #: The command modules, in the order their commands appear in ``gymctl --help``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "controller.cli.analyze",
+    "controller.cli.sim",
+    "controller.cli.bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

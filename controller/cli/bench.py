@@ -1,0 +1,17 @@
+"""``gymctl bench``: the benchmarks of ``benchmarks/``."""
+
+from __future__ import annotations
+
+from controller.cli._common import Subparsers
+from controller.cli._groups import register_group
+
+SUBCOMMANDS: tuple[str, ...] = ()
+
+
+def register(subparsers: Subparsers) -> None:
+    register_group(
+        subparsers,
+        "bench",
+        help="run a benchmark and print its figures (ratios against same-run baselines)",
+        modules=SUBCOMMANDS,
+    )
