@@ -286,12 +286,33 @@ def write_csv(
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in zip(*columns.values(), strict=True):
-            writer.writerow([f"{row[0]:.6f}", *(f"{v:.5f}" for v in row[1:])])
+            writer.writerow([f"{row[0]:.6f}", *(f"{v:.4f}" for v in row[1:])])
+
+
+#: Mean concentric velocities of the example set: about 70 % 1RM, slowing rep by rep.
+EXAMPLE_MCV = (0.78, 0.80, 0.77, 0.73, 0.69, 0.64, 0.57, 0.47)
+
+
+def example_squat_set() -> Script:
+    """A realistic back squat set: unrack, walkout, eight reps slowing down, a failed ninth."""
+    s = Script(start_height_m=1.32).pause(2.0).unrack(0.05).jiggles(0.01, 2).pause(1.2)
+    for i, mcv in enumerate(EXAMPLE_MCV):
+        rom = 0.56 - 0.004 * i
+        s.top_rep(
+            rom,
+            rom / mcv,
+            eccentric_s=1.3 + 0.04 * i,
+            bottom_pause_s=0.05,
+            top_pause_s=1.2 + 0.25 * i,
+        )
+    s.failed_top_attempt(0.53, 0.3, concentric_s=1.6)
+    s.partial_reps += 1  # the spotter helps the bar back up
+    return s.move(0.53, 1.8).pause(0.5).jiggles(0.01, 1).rerack(0.05).pause(1.5)
 
 
 def write_example(path: Path) -> None:
-    """The bundled example: a back squat set at 1 kHz, 0.2 mm noise, 0.1 mm encoder steps."""
-    t, x = squat_set().render(1000.0, noise_m=0.0002, quantum_m=0.0001, seed=7)
+    """The bundled example: :func:`example_squat_set` at 1 kHz, 0.2 mm noise, 0.1 mm steps."""
+    t, x = example_squat_set().render(1000.0, noise_m=0.0002, quantum_m=0.0001, seed=7)
     write_csv(path, t, x)
 
 

@@ -42,7 +42,7 @@ class LoadVelocityProfile:
     intercept: float  #: velocity extrapolated to zero load (m/s)
     r2: float
     n_points: int
-    mvt_ms: float
+    mvt_ms: float | None  #: None: the lift's threshold is not known, nor the 1RM
 
     def velocity_at(self, load_kg: float) -> float:
         return self.intercept + self.slope * load_kg
@@ -52,9 +52,9 @@ class LoadVelocityProfile:
         return (velocity_ms - self.intercept) / self.slope
 
     @property
-    def e1rm_kg(self) -> float:
+    def e1rm_kg(self) -> float | None:
         """Estimated 1RM: where the line reaches the minimal velocity threshold."""
-        return self.load_for_velocity(self.mvt_ms)
+        return None if self.mvt_ms is None else self.load_for_velocity(self.mvt_ms)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,7 +83,7 @@ def fit_profile(
     loads_kg: npt.ArrayLike,
     velocities_ms: npt.ArrayLike,
     *,
-    mvt_ms: float,
+    mvt_ms: float | None,
     weights: npt.ArrayLike | None = None,
 ) -> LoadVelocityProfile:
     """Fit the profile; bad data raises :class:`InvalidInputError` saying what is wrong.
@@ -112,7 +112,7 @@ def fit_profile(
         raise InvalidInputError(
             f"all {loads.size} points are at the same load: no slope to fit", where="profile"
         )
-    if not (math.isfinite(mvt_ms) and mvt_ms > 0.0):
+    if mvt_ms is not None and not (math.isfinite(mvt_ms) and mvt_ms > 0.0):
         raise InvalidInputError(f"must be a positive velocity, got {mvt_ms!r}", where="mvt_ms")
     slope, intercept, r2 = weighted_line_fit(loads, velocities, w)
     if not slope < 0.0:

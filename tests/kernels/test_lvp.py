@@ -88,6 +88,9 @@ def test_recent_points_weigh_more() -> None:
     even = fit_profile(loads, velocities, mvt_ms=0.3)
     recent = fit_profile(loads, velocities, mvt_ms=0.3, weights=weights)
     newest_only = fit_profile(loads[2:], velocities[2:], mvt_ms=0.3)
+    assert even.e1rm_kg is not None
+    assert recent.e1rm_kg is not None
+    assert newest_only.e1rm_kg is not None
     gap_even = abs(even.e1rm_kg - newest_only.e1rm_kg)
     assert abs(recent.e1rm_kg - newest_only.e1rm_kg) < 0.15 * gap_even
 
@@ -162,6 +165,13 @@ def test_lift_table() -> None:
     with pytest.raises(InvalidInputError, match="unknown exercise 'curl'") as info:
         lift("curl")
     assert info.value.where == "exercise"
+
+
+def test_profile_without_mvt_has_no_e1rm() -> None:
+    profile = fit_profile([60.0, 100.0], [0.9, 0.5], mvt_ms=None)
+    assert profile.e1rm_kg is None
+    assert profile.to_json()["e1rm_kg"] is None
+    assert profile.load_for_velocity(0.7) == pytest.approx(80.0)
 
 
 def test_profile_value_is_frozen() -> None:
