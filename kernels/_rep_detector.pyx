@@ -313,6 +313,7 @@ cdef class RepDetectorCore:
     # configuration
     cdef double pnom, min_rom, partial_min, significant, reversal, return_fraction
     cdef double rom_fraction, settle, max_gap, set_gap, band_low, band_high
+    cdef double fast_dt  # a sample this close to the previous one is neither gap nor break
     cdef int m, h, H, delay
     cdef public int mode
     cdef double load  # NaN: unknown
@@ -384,6 +385,7 @@ cdef class RepDetectorCore:
         self.rom_fraction = rom_fraction
         self.settle = settle_s
         self.max_gap = max_gap_s
+        self.fast_dt = dmin(1.5 * self.pnom, max_gap_s)
         self.set_gap = set_gap_s
         self.m = half_window
         self.h = diff_span
@@ -478,7 +480,7 @@ cdef class RepDetectorCore:
         self.reg_period = period
         with nogil:
             for i in range(n):
-                self.accept(base + (n0 + i) * period, x[i])
+                self.take_sample(base + (n0 + i) * period, x[i])
             self.process()
         self.reg_n = n0 + n
         return self.take()
@@ -523,7 +525,7 @@ cdef class RepDetectorCore:
         self.reg_base = NAN
         with nogil:
             for i in range(n):
-                self.accept(t[i] - origin, x[i])
+                self.take_sample(t[i] - origin, x[i])
             self.process()
         return self.take()
 
@@ -567,7 +569,25 @@ cdef class RepDetectorCore:
 
     # ---------------------------------------------------------------- input
 
-    cdef inline void accept(self, double t, double x) noexcept nogil:
+    cdef inline void take_sample(self, double t, double x) noexcept nogil:
+        """The common case inline (a valid sample right after the previous one), else accept()."""
+        if (
+            self.have_valid
+            and x == x
+            and t - self.tv <= self.fast_dt
+            and self.nb < self.cap - self.delay
+        ):
+            self.last_t = t
+            self.bx[self.nb] = x
+            self.bt[self.nb] = t
+            self.nb += 1
+            self.n_in += 1
+            self.tv = t
+            self.xv = x
+        else:
+            self.accept(t, x)
+
+    cdef void accept(self, double t, double x) noexcept nogil:
         cdef double dt, frac
         cdef long n_ins, i
         self.last_t = t
@@ -649,6 +669,7 @@ cdef class RepDetectorCore:
         cdef long h = self.h
         cdef long H = self.H
         cdef double width = <double>(2 * m + 1)
+        cdef double inv_width = 1.0 / width
         cdef long last = self.n_in - 1
         cdef long j, k, k0, k1, drop
         cdef double run = self.run_sum
@@ -667,7 +688,7 @@ cdef class RepDetectorCore:
                 run = self.x_first * width
             else:
                 run = run + (bx[j + m - b] - bx[j - m - 1 - b])
-            bxs[j - xb] = run / width
+            bxs[j - xb] = run * inv_width
             j += 1
         self.run_sum = run
         self.next_j = j

@@ -444,7 +444,7 @@ class ReferenceRepDetector:
                 self._sum = self._x[0] * width
             else:
                 self._sum = self._sum + (self._x_at(j + m) - self._x_at(j - m - 1))
-            self._xs[j] = self._sum / width
+            self._xs[j] = self._sum * (1.0 / width)  # a product: cheaper than a division
             self._next_j += 1
         while self._next_k + self._H <= self._next_j - 1:
             self._point(self._next_k)

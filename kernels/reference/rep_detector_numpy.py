@@ -224,11 +224,11 @@ class NumpyRepDetector(ReferenceRepDetector):
                 d = X[rest + m - b] - X[rest - m - 1 - b]
                 sums = np.add.accumulate(np.concatenate(([first], d)))
                 xb = -H
-                XS = sums / width
+                XS = sums * (1.0 / width)
             else:
                 d = X[js + m - b] - X[js - m - 1 - b]
                 sums = np.add.accumulate(np.concatenate(([self._sum], d)))[1:]
-                XS = np.concatenate((XS, sums / width))
+                XS = np.concatenate((XS, sums * (1.0 / width)))
             self._sum = float(sums[-1])
             self._next_j = j1 + 1
         k0, k1 = self._next_k, self._next_j - 1 - H
