@@ -22,6 +22,8 @@ nanoseconds a sample.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,7 +32,18 @@ from kernels.errors import InvalidInputError
 from kernels.rep_config import DetectorConfig, LiftStart
 from kernels.reps import RepMetrics
 
-__all__ = ["DetectorConfig", "LiftStart", "RepDetector"]
+__all__ = ["DetectorConfig", "LiftStart", "RegularBatch", "RepDetector"]
+
+
+class RegularBatch(Protocol):
+    """What :meth:`RepDetector.feed_batch` reads (``equipment_adapters.batch.SampleBatch``)."""
+
+    @property
+    def values(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def t0(self) -> float: ...
+    @property
+    def period(self) -> float: ...
 
 
 def _as_samples(values: npt.ArrayLike, name: str) -> npt.NDArray[np.float64]:
@@ -49,7 +62,8 @@ class RepDetector:
 
     ``load_kg`` (settable between sets) adds mean and peak power to each rep: mean power is
     ``load x g x MCV`` (the work against gravity over the concentric time), peak power the
-    maximum of ``load x (g + a) x v``.
+    maximum of ``load x (g + a) x v``. One detector per stream; it is not thread-safe
+    (the compiled part runs without the GIL, so a batch may be fed from a worker thread).
     """
 
     __slots__ = ("_core", "config")
@@ -86,6 +100,10 @@ class RepDetector:
             return self._core.feed(values, t0, period)
         except NotSamplesError:
             return self._core.feed(_as_samples(values, "values"), t0, period)
+
+    def feed_batch(self, batch: RegularBatch) -> tuple[RepMetrics, ...]:
+        """``feed(batch.values, batch.t0, batch.period)`` for a ``SampleBatch``."""
+        return self.feed(batch.values, batch.t0, batch.period)
 
     def feed_timed(self, t: npt.ArrayLike, values: npt.ArrayLike) -> tuple[RepMetrics, ...]:
         """Samples with their own timestamps (seconds, strictly increasing), e.g. a CSV."""

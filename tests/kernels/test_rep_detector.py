@@ -18,6 +18,7 @@ from benchmarks.traces import (
     with_dropouts,
     with_time_gaps,
 )
+from equipment_adapters.batch import Channel, SampleBatch
 from kernels.errors import InvalidInputError
 from kernels.reference.rep_detector import ReferenceRepDetector
 from kernels.reference.rep_detector_numpy import NumpyRepDetector
@@ -229,6 +230,27 @@ def test_finish_ends_the_stream_and_feeding_can_go_on() -> None:
     assert [r.index for r in first + second] == [0, 1, 2, 3]
     assert second[0].start_s == pytest.approx(first[0].start_s + 100.0)
     assert detector.reps_completed == 4
+
+
+def test_sample_batches_feed_directly() -> None:
+    script = Script(1.3).pause(1.0).top_rep(0.5, 0.6).top_rep(0.5, 0.7).pause(1.0)
+    _, x = script.render(1000.0, noise_m=0.0002, seed=3)
+    whole = RepDetector(DetectorConfig(1000.0))
+    expected = [*whole.feed(x, 50.0, 0.001), *whole.finish()]
+    detector = RepDetector(DetectorConfig(1000.0))
+    reps: list[RepMetrics] = []
+    for start in range(0, x.size, 125):
+        batch = SampleBatch(
+            "rack-1",
+            Channel.POSITION,
+            50.0 + start * 0.001,
+            0.001,
+            x[start : start + 125],
+            received=0.0,
+        )
+        reps += detector.feed_batch(batch)
+    assert [*reps, *detector.finish()] == expected
+    assert len(expected) == 2
 
 
 def test_array_likes_are_converted() -> None:
