@@ -18,7 +18,9 @@ to the last bits. ``docs/kernels.md`` describes the algorithm; in short:
 4. **Legs.** A leg (a movement up or down) runs from the start of its first significant
    segment to the end of its last one; it ends when the bar travels ``reversal_m`` the
    other way, or stays ``settle_s`` without a new significant segment in its direction.
-   The concentric phase of a rep is an up leg; pauses are outside it by construction.
+   The concentric phase of a rep is an up leg; pauses are outside it by construction. Its
+   start and end are extrapolated to zero speed from a line fitted where the speed passes
+   through ``band_low_ms``-``band_high_ms`` (noise makes the zero crossing itself early).
 5. **Reps.** Legs shorter than ``partial_min_m`` are jiggles and are ignored. A lift that
    starts at the top pairs each up leg with the descent before it: a rep when it is at least
    ``min_rom_m`` (and ``rom_fraction`` of the previous rep) and returns near the descent's
