@@ -20,7 +20,7 @@ from equipment_adapters.base import (
     SetMode,
     ShowCue,
 )
-from equipment_adapters.batch import Channel
+from equipment_adapters.batch import Channel, SampleBatch
 from equipment_adapters.ble import (
     BandAdapter,
     DeviceMatch,
@@ -44,6 +44,8 @@ from equipment_adapters.errors import (
     DeviceUnavailableError,
     UnsupportedCommandError,
 )
+from kernels.imu_reps import ImuRepDetector
+from kernels.reps import RepMetrics
 from tests.equipment_adapters.ble.conftest import FAST, Recorder, eventually
 
 
@@ -365,3 +367,29 @@ async def test_band_batches_and_cue(air: VirtualAir, recorder: Recorder) -> None
         assert b.seq == ((a.seq or 0) + len(a)) & 0xFFFF
     gravity = np.linalg.norm(imu[0].values[:, :3], axis=1).mean()
     assert gravity == pytest.approx(9.81, abs=0.1)
+
+
+async def test_band_set_through_ble_into_the_imu_rep_detector(
+    air: VirtualAir, recorder: Recorder
+) -> None:
+    """The whole band path: emulated reps -> notifications -> batches -> rep detector."""
+    detector: ImuRepDetector | None = None
+    reps: list[RepMetrics] = []
+
+    def on_batch(batch: SampleBatch) -> None:
+        nonlocal detector
+        if batch.channel is Channel.IMU:
+            if detector is None:
+                detector = ImuRepDetector(1.0 / batch.period, t0=batch.t0)
+            reps.extend(detector.feed(batch.values))
+
+    async with (
+        BandEmulator(air, name="Band 1", tick_s=0.05, time_scale=8.0) as band_emulator,
+        BandAdapter(device_id="band-1", on_batch=on_batch, backend=air.backend, options=FAST),
+    ):
+        performed = band_emulator.perform_set("back_squat", 100.0, 4)
+        await band_emulator.wait_idle()
+        await eventually(lambda: len(reps) == len(performed), within=8.0)
+    assert len(performed) == 4
+    for rep, truth in zip(reps, performed, strict=True):
+        assert rep.mean_velocity_ms == pytest.approx(truth.mean_velocity_ms, rel=0.08)
