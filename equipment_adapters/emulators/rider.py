@@ -23,7 +23,7 @@ class RiderParams:
     hr_tau_up_s: float = 40.0  #: time constant of HR rising towards its steady state
     hr_tau_down_s: float = 60.0  #: recovery is slower
     drift_bpm_per_min: float = 0.15  #: cardiovascular drift under load
-    hr_noise_bpm: float = 0.6
+    hr_noise_bpm: float = 0.3  #: per sqrt(s): a slow wander of about 1.3 bpm at steady load
 
 
 class RiderModel:
