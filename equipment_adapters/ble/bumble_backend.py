@@ -106,10 +106,12 @@ class VirtualAir:
         self._connect_lock: asyncio.Lock | None = None
         self.link: LocalLink | None = None
         self._central: Device | None = None
-        self.backend = BleBackend(
-            scanner=type("BumbleScanner", (BumbleScanner,), {"air": self}),
-            client=type("BumbleClient", (BumbleClient,), {"air": self}),
+        #: bleak backend classes bound to this air (``backend=`` of BleakScanner/BleakClient)
+        self.scanner_class: type[BumbleScanner] = type(
+            "BumbleScanner", (BumbleScanner,), {"air": self}
         )
+        self.client_class: type[BumbleClient] = type("BumbleClient", (BumbleClient,), {"air": self})
+        self.backend = BleBackend(scanner=self.scanner_class, client=self.client_class)
 
     @property
     def central(self) -> Device:

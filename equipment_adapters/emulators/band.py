@@ -59,6 +59,7 @@ class BandEmulator(BlePeripheral):
         self.samples_sent = 0
         self.cues: list[codec.BandCue] = []
         self.reps_performed: list[RepSpec] = []
+        self._rest_position_m = 0.0  #: band stretch beyond its anchor while at rest
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -100,6 +101,8 @@ class BandEmulator(BlePeripheral):
 
     def queue_reps(self, reps: Sequence[RepSpec]) -> None:
         """Queue reps exactly as given (their velocities are the truth to recover)."""
+        # lowering-first lifts rest at the top (band stretched), lifting-first at the bottom
+        start = 0.0 if reps and reps[0].bottom_start else (reps[0].rom_m if reps else 0.0)
         trace = imu_trace(
             reps,
             float(self.sample_rate_hz),
@@ -107,7 +110,9 @@ class BandEmulator(BlePeripheral):
             seed=int(self._rng.integers(1 << 31)),
             lead_s=0.5,
             tail_s=0.5,
+            start_position_m=start,
         )
+        self._rest_position_m = float(trace.position_m[-1])
         rows = np.column_stack((trace.tension_n, trace.accel_ms2, trace.gyro_rads))
         self._queue.append(rows)
         self.reps_performed.extend(reps)
@@ -145,7 +150,7 @@ class BandEmulator(BlePeripheral):
             else:
                 self._queue[0] = head[len(parts[-1]) :]
         if needed:
-            parts.append(rest_samples(needed, self.sensor, 0.0, self._rng))
+            parts.append(rest_samples(needed, self.sensor, self._rest_position_m, self._rng))
         if not self._queue:
             self._idle.set()
         return np.concatenate(parts)

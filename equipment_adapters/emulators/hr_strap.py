@@ -49,7 +49,8 @@ class HrStrapEmulator(BlePeripheral):
         self._until_beat_s = 0.0
         self._last_rr_ms = 60000.0 / self.rider.heart_rate_bpm
         self._compensate_ms: float | None = None
-        self.beats_ms: list[float] = []  #: every RR interval sent, for tests
+        self.beats_ms: list[float] = []  #: every RR interval the heart made, ms
+        self.sent_rr: list[int] = []  #: every RR interval notified, raw 1/1024 s
         self.contact = hrs.SensorContact.CONTACT
 
     def services(self) -> list[Service]:
@@ -93,9 +94,11 @@ class HrStrapEmulator(BlePeripheral):
             self.beats_ms.append(rr)
             beats.append(min(round(rr * 1024 / 1000), 0xFFFF))
         # a notification holds at most 9 RR intervals at the default MTU (HRS 3.1.1.5)
+        sent = tuple(beats[-9:])
+        self.sent_rr.extend(sent)
         measurement = hrs.HeartRateMeasurement(
             heart_rate_bpm=round(self.rider.heart_rate_bpm),
             sensor_contact=self.contact,
-            rr_intervals=tuple(beats[-9:]) if beats else None,
+            rr_intervals=sent or None,
         )
         await self.notify(self.measurement_char, hrs.encode_heart_rate(measurement))

@@ -134,10 +134,9 @@ def imu_trace(
 def rest_samples(
     n: int, sensor: SensorModel, position_m: float, rng: np.random.Generator
 ) -> npt.NDArray[np.float64]:
-    """``n`` rows of (tension, ax, ay, az, gx, gy, gz) of a sensor held still."""
-    r = _rotation(
-        np.full(1, sensor.roll_rad), np.full(1, sensor.pitch_rad + sensor.pitch_per_m * position_m)
-    )[0]
+    """``n`` rows of (tension, ax, ay, az, gx, gy, gz) of a sensor held still at
+    ``position_m`` (in the traces' resting orientation: only tension depends on where)."""
+    r = _rotation(np.full(1, sensor.roll_rad), np.full(1, sensor.pitch_rad))[0]
     gravity = r.T @ np.array([0.0, 0.0, G])
     rows = np.empty((n, 7))
     rows[:, 0] = sensor.band_preload_n + sensor.band_stiffness_n_per_m * max(position_m, 0.0)

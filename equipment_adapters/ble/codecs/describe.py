@@ -128,7 +128,9 @@ def _control_point(payload: bytes, profile: ftms.FtmsProfile) -> dict[str, Any]:
     if isinstance(message, ftms.ControlResponse):
         out: dict[str, Any] = {
             "op": "response",
-            "request_op": message.request_op.name.lower() if message.request_op else None,
+            "request_op": (
+                message.request_op.name.lower() if message.request_op is not None else None
+            ),
             "result": message.result.name.lower(),
         }
         if message.parameter:
