@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 #: The ATT MTU the central asks for (the largest BLE 4.2+ devices commonly grant).
 PREFERRED_MTU = 247
+#: LE Data Length Extension: ACL payload per packet of the emulated controllers (bumble's
+#: default is the BLE 4.0 minimum, 27, which splits one 247-byte ATT PDU in ten).
+LE_ACL_DATA_LENGTH = 251
 _PROPERTY_NAMES = (
     (0x01, "broadcast"),
     (0x02, "read"),
@@ -163,6 +166,7 @@ class VirtualAir:
 
     def _local_device(self, name: str) -> Device:
         controller = Controller(f"{name}-controller", link=self.link)
+        controller.le_acl_data_packet_length = LE_ACL_DATA_LENGTH
         device = Device(
             name=name,
             address=self._next_address(),
@@ -185,9 +189,10 @@ class VirtualAir:
         """
         transport = await open_transport(spec)
         self._transports.append(transport)
-        Controller(
+        controller = Controller(
             "hci-controller", host_source=transport.source, host_sink=transport.sink, link=self.link
         )
+        controller.le_acl_data_packet_length = LE_ACL_DATA_LENGTH
         return transport
 
     async def drop(self, address: str) -> None:

@@ -48,6 +48,8 @@ class BandBatch:
     tension_n: npt.NDArray[np.float64]  #: shape (n,)
     accel_ms2: npt.NDArray[np.float64]  #: shape (n, 3), gravity included
     gyro_rads: npt.NDArray[np.float64]  #: shape (n, 3)
+    #: (n, 7) tension, accel, gyro: the arrays above are views of it when decoded
+    block: npt.NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.tension_n.shape[0])
@@ -67,47 +69,69 @@ class BandBatch:
 
     @property
     def imu(self) -> npt.NDArray[np.float64]:
-        """Shape (n, 6): ax, ay, az, gx, gy, gz, the layout of ``Channel.IMU``."""
+        """Shape (n, 6): ax, ay, az, gx, gy, gz, the layout of ``Channel.IMU`` (a view
+        when decoded, no copy)."""
+        if self.block is not None:
+            return self.block[:, 1:7]
         return np.concatenate((self.accel_ms2, self.gyro_rads), axis=1)
 
 
 _PDU = "band samples"
 
 
+#: LSB of each of a sample's seven s16 fields: tension, accel x3, gyro x3
+_SCALE = np.array([TENSION_N_PER_LSB] + [ACCEL_MS2_PER_LSB] * 3 + [GYRO_RADS_PER_LSB] * 3)
+
+
 def decode_band_samples(payload: bytes | bytearray) -> BandBatch:
+    """The hot path: one header unpack, one ``frombuffer``, one vectorised scaling; the
+    arrays of the batch are views of one (n, 7) float64 block."""
+    size = len(payload)
+    if size >= HEADER.size:
+        version, count, sequence, t0_us, period_us = HEADER.unpack_from(payload)
+        if version == PROFILE_VERSION and size == HEADER.size + count * SAMPLE_DTYPE.itemsize:
+            raw = np.frombuffer(payload, dtype="<i2", count=7 * count, offset=HEADER.size)
+            block = raw.reshape(count, 7) * _SCALE
+            return BandBatch(
+                sequence=sequence,
+                t0_s=t0_us * 1e-6,
+                period_s=period_us * 1e-6,
+                tension_n=block[:, 0],
+                accel_ms2=block[:, 1:4],
+                gyro_rads=block[:, 4:7],
+                block=block,
+            )
+    raise _band_error(payload)
+
+
+def _band_error(payload: bytes | bytearray) -> DecodeError:
+    """Why a payload is not a sample batch, naming the field and byte offset."""
     r = Reader(payload, _PDU)
-    version = r.read("B", "version")
-    if version != PROFILE_VERSION:
-        raise DecodeError(
-            f"unsupported profile version {version} (this decoder reads {PROFILE_VERSION})",
-            field="version",
-            offset=0,
-            pdu=_PDU,
-        )
-    count = r.read("B", "count")
-    sequence = r.read("H", "sequence")
-    t0_us = r.read("I", "t0")
-    period_us = r.read("H", "period")
+    try:
+        version = r.read("B", "version")
+        if version != PROFILE_VERSION:
+            return DecodeError(
+                f"unsupported profile version {version} (this decoder reads {PROFILE_VERSION})",
+                field="version",
+                offset=0,
+                pdu=_PDU,
+            )
+        count = r.read("B", "count")
+        r.read("H", "sequence")
+        r.read("I", "t0")
+        r.read("H", "period")
+    except DecodeError as exc:
+        return exc
     body = len(payload) - HEADER.size
     expected = count * SAMPLE_DTYPE.itemsize
-    if body != expected:
-        short = body < expected
-        offset = HEADER.size + (body // SAMPLE_DTYPE.itemsize) * SAMPLE_DTYPE.itemsize
-        raise DecodeError(
-            f"count says {count} samples ({expected} bytes) but {body} bytes follow"
-            + ("" if short else ": trailing bytes"),
-            field=f"sample[{body // SAMPLE_DTYPE.itemsize}]" if short else "end of payload",
-            offset=offset if short else HEADER.size + expected,
-            pdu=_PDU,
-        )
-    raw = np.frombuffer(payload, dtype=SAMPLE_DTYPE, count=count, offset=HEADER.size)
-    return BandBatch(
-        sequence=sequence,
-        t0_s=t0_us * 1e-6,
-        period_s=period_us * 1e-6,
-        tension_n=raw["tension"] * TENSION_N_PER_LSB,
-        accel_ms2=raw["accel"] * ACCEL_MS2_PER_LSB,
-        gyro_rads=raw["gyro"] * GYRO_RADS_PER_LSB,
+    short = body < expected
+    whole = body // SAMPLE_DTYPE.itemsize
+    return DecodeError(
+        f"count says {count} samples ({expected} bytes) but {body} bytes follow"
+        + ("" if short else ": trailing bytes"),
+        field=f"sample[{whole}]" if short else "end of payload",
+        offset=HEADER.size + whole * SAMPLE_DTYPE.itemsize if short else HEADER.size + expected,
+        pdu=_PDU,
     )
 
 
