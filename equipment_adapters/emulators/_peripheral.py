@@ -16,7 +16,7 @@ import logging
 from types import TracebackType
 from typing import Any, Self
 
-from bumble import core, hci
+from bumble import att, core, hci
 from bumble.core import AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, Service
@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 
 def uuid16(short: int) -> core.UUID:
     return core.UUID.from_16_bits(short)
+
+
+def not_readable(connection: Connection) -> bytes:
+    """Read handler of write-only characteristics: bumble's server does not check the
+    properties itself, so a read would otherwise get no answer at all."""
+    raise att.ATT_Error(att.ErrorCode.READ_NOT_PERMITTED)
 
 
 class BlePeripheral(abc.ABC):

@@ -21,7 +21,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from equipment_adapters.ble import uuids
 from equipment_adapters.ble.bumble_backend import VirtualAir
 from equipment_adapters.ble.codecs import band as codec
-from equipment_adapters.emulators._peripheral import BlePeripheral
+from equipment_adapters.emulators._peripheral import BlePeripheral, not_readable
 from equipment_adapters.emulators.athlete import DEMO_ATHLETES, SimulatedAthlete
 from equipment_adapters.emulators.imu_motion import (
     DEFAULT_SENSOR,
@@ -74,7 +74,7 @@ class BandEmulator(BlePeripheral):
             core.UUID(uuids.BAND_CUE),
             Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
             Characteristic.Permissions.WRITEABLE,
-            CharacteristicValue(write=self._on_cue),
+            CharacteristicValue(read=not_readable, write=self._on_cue),
         )
         self.info_char: Characteristic[bytes] = Characteristic(
             core.UUID(uuids.BAND_INFO),

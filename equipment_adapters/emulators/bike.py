@@ -27,7 +27,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from equipment_adapters.ble.bumble_backend import VirtualAir
 from equipment_adapters.ble.codecs import ftms
-from equipment_adapters.emulators._peripheral import BlePeripheral, uuid16
+from equipment_adapters.emulators._peripheral import BlePeripheral, not_readable, uuid16
 from equipment_adapters.emulators.athlete import DEMO_ATHLETES
 from equipment_adapters.emulators.rider import RiderModel
 from equipment_adapters.errors import DecodeError
@@ -159,7 +159,7 @@ class BikeEmulator(BlePeripheral):
             uuid16(0x2AD9),
             Characteristic.Properties.WRITE | Characteristic.Properties.INDICATE,
             write_permissions,
-            CharacteristicValue(write=self._on_control_point_write),
+            CharacteristicValue(read=not_readable, write=self._on_control_point_write),
         )
         self.status_char: Characteristic[bytes] = Characteristic(
             uuid16(0x2ADA), notify, readable, b""

@@ -33,8 +33,10 @@ from equipment_adapters.ble import (
 )
 from equipment_adapters.ble.codecs import ftms
 from equipment_adapters.ble.ftms_bike import quantise
+from equipment_adapters.emulators.athlete import DEMO_ATHLETES
 from equipment_adapters.emulators.band import BandEmulator
 from equipment_adapters.emulators.bike import BikeEmulator, BikeQuirks
+from equipment_adapters.emulators.ble_station import BleStationKit
 from equipment_adapters.emulators.hr_strap import HrStrapEmulator
 from equipment_adapters.emulators.imu_motion import RepSpec
 from equipment_adapters.emulators.power_meter import PowerMeterEmulator
@@ -397,3 +399,39 @@ async def test_band_set_through_ble_into_the_imu_rep_detector(
     assert len(performed) == 4
     for rep, truth in zip(reps, performed, strict=True):
         assert rep.mean_velocity_ms == pytest.approx(truth.mean_velocity_ms, rel=0.08)
+
+
+async def test_station_kit_serves_three_adapters_on_one_air(air: VirtualAir) -> None:
+    """The demo's shape: a bike, a strap and a band per athlete, adapters matching by name."""
+    recorder = Recorder()
+    async with (
+        BleStationKit(air, DEMO_ATHLETES[0], label="S1", time_scale=20.0) as kit,
+        BleStationKit(air, DEMO_ATHLETES[1], label="S2", time_scale=20.0),
+        FtmsBikeAdapter(
+            device_id="s1-bike",
+            on_batch=recorder.batch,
+            match=kit.bike_match,
+            backend=air.backend,
+            options=FAST,
+        ) as bike,
+        HrStrapAdapter(
+            device_id="s1-hr",
+            on_batch=recorder.batch,
+            match=kit.strap_match,
+            backend=air.backend,
+            options=FAST,
+        ),
+        BandAdapter(
+            device_id="s1-band",
+            on_batch=recorder.batch,
+            match=kit.band_match,
+            backend=air.backend,
+            options=FAST,
+        ),
+    ):
+        await bike.apply(SetLoad(150.0))
+        assert kit.bike.state.target_power_w == 150.0
+        await eventually(
+            lambda: {b.device_id for b in recorder.batches} == {"s1-bike", "s1-hr", "s1-band"}
+        )
+    assert bike.capabilities.model == "S1 Bike"
