@@ -92,6 +92,8 @@ class BandEmulator(BlePeripheral):
         return [core.UUID(uuids.BAND_SERVICE)]
 
     def _on_cue(self, connection: Connection, value: bytes) -> None:
+        if len(value) != 4:
+            raise att.ATT_Error(att.ErrorCode.INVALID_ATTRIBUTE_LENGTH)
         try:
             self.cues.append(codec.decode_band_cue(value))
         except DecodeError as exc:

@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakGATTProtocolError
 
 from equipment_adapters.base import (
@@ -43,6 +44,7 @@ from equipment_adapters.emulators.power_meter import PowerMeterEmulator
 from equipment_adapters.errors import (
     AttError,
     ControlPointError,
+    DeviceTimeoutError,
     DeviceUnavailableError,
     UnsupportedCommandError,
 )
@@ -435,3 +437,33 @@ async def test_station_kit_serves_three_adapters_on_one_air(air: VirtualAir) -> 
             lambda: {b.device_id for b in recorder.batches} == {"s1-bike", "s1-hr", "s1-band"}
         )
     assert bike.capabilities.model == "S1 Bike"
+
+
+async def test_control_procedure_times_out(air: VirtualAir, recorder: Recorder) -> None:
+    async with (
+        BikeEmulator(air, name="Bike 1", tick_s=0.05, time_scale=20.0) as bike,
+        bike_adapter(air, recorder, control_timeout_s=0.2) as adapter,
+    ):
+        bike.response_delay_s = 0.5  # the bike answers after the adapter gave up
+        with pytest.raises(DeviceTimeoutError, match="set_target_power"):
+            await adapter.apply(SetLoad(120.0))
+        await asyncio.sleep(0.5)
+        bike.response_delay_s = 0.0
+        await adapter.apply(SetLoad(130.0))  # the next procedure works again
+        assert bike.state.target_power_w == 130.0
+
+
+async def test_band_cue_write_errors(air: VirtualAir) -> None:
+    async with BandEmulator(air, name="Band 1") as band_emulator:
+        device = await BleakScanner.find_device_by_name(
+            "Band 1", timeout=1.0, backend=air.scanner_class
+        )
+        assert device is not None
+        async with BleakClient(device, backend=air.client_class) as client:
+            with pytest.raises(BleakGATTProtocolError) as length:
+                await client.write_gatt_char(uuids.BAND_CUE, b"\x01", response=True)
+            assert length.value.code == 0x0D
+            with pytest.raises(BleakGATTProtocolError) as colour:
+                await client.write_gatt_char(uuids.BAND_CUE, b"\x09\x00\x00\x00", response=True)
+            assert colour.value.code == 0x13
+    assert band_emulator.cues == []
