@@ -388,8 +388,18 @@ class FtmsBikeAdapter(BleAdapter):
         crr: float = 0.004,
         cw_kg_per_m: float = 0.51,
     ) -> None:
+        """Indoor bike simulation (grade, wind, rolling and air resistance); refused
+        locally when the Feature lacks it (some bikes stop notifying after an unsupported
+        procedure)."""
+        client = self.client
+        if self.feature is None or (
+            ftms.TargetSettingFeature.INDOOR_BIKE_SIMULATION not in self.feature.target
+        ):
+            raise UnsupportedCommandError(
+                "the bike has no indoor bike simulation", device_id=self.device_id
+            )
         await self._procedure(
-            self.client,
+            client,
             ftms.ControlRequest(
                 ftms.ControlOp.SET_INDOOR_BIKE_SIMULATION,
                 (wind_speed_ms, grade_pct, crr, cw_kg_per_m),
