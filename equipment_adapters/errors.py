@@ -47,3 +47,24 @@ class ProtocolError(DeviceError):
 
 class UnsupportedCommandError(DeviceError):
     """The device's capabilities do not include this command."""
+
+
+class AttError(ProtocolError):
+    """A BLE peripheral answered an ATT request with an error response.
+
+    ``code`` is the ATT error code (Core spec Vol 3 Part F 3.4.1.1, and the profile codes
+    0xFC-0xFF such as 0xFD "CCCD improperly configured", 0xFE "procedure already in
+    progress"); ``name`` its name.
+    """
+
+    def __init__(self, message: str, *, code: int, name: str = "", device_id: str = "") -> None:
+        self.name = name
+        super().__init__(
+            f"{message}: ATT error {name}" if name else message, code=code, device_id=device_id
+        )
+
+
+class ControlPointError(ProtocolError):
+    """An FTMS control point procedure answered with a result other than success
+    (``code`` is the result code: 0x02 not supported, 0x03 invalid parameter, 0x04
+    operation failed, 0x05 control not permitted)."""
