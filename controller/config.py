@@ -184,7 +184,8 @@ class SafetyConfig(_Model):
     """The station's safety envelope settings (see ``controller.safety``)."""
 
     #: during a set, the actuator's data older than this puts the station in its safe state
-    stale_after_ms: Annotated[int, _between(50, 5000)] = 250
+    #: (None: by device type, 250 ms for a rack, 2500 ms for a bike's ~1 Hz FTMS data)
+    stale_after_ms: Annotated[int, _between(50, 5000)] | None = None
     #: athlete cap: e1RM x (1 + margin); unknown e1RM means no athlete cap
     athlete_margin_pct: Annotated[float, _between(0.0, 50.0)] = 10.0
     #: increases between sets larger than this (device unit) are announced first

@@ -47,7 +47,7 @@ def test_defaults_and_device_ids() -> None:
     rack = config.station("rack-1")
     assert rack.device_id("rack") == "rack-1-rack"
     assert config.station("bike-1").device_id("hr_strap") == "bike-1-hr-strap"
-    assert rack.safety.stale_after_ms == 250
+    assert rack.safety.stale_after_ms is None
     assert config.mqtt.port == 1883
     assert config.panel.host == "127.0.0.1"
 
