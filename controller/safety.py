@@ -49,7 +49,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from controller.config import SafetyConfig
-from controller.cues import Cue, confirm_load_cue, estop_cue, fault_cue
+from controller.cues import BLANK, Cue, CueKind, confirm_load_cue, estop_cue, fault_cue
 from controller.errors import SafetyError
 from controller.events import (
     Alert,
@@ -174,6 +174,7 @@ class Verdict:
     decisions: list[Decision] = field(default_factory=list)
     alerts: list[AlertSpec] = field(default_factory=list)
     cues: list[Cue] = field(default_factory=list)
+    clear_cues: list[CueKind] = field(default_factory=list)  #: cues whose reason has ended
     #: the commands go before anything already queued, which is dropped (e-stop, fault)
     preempt: bool = False
 
@@ -182,6 +183,7 @@ class Verdict:
         self.decisions.extend(other.decisions)
         self.alerts.extend(other.alerts)
         self.cues.extend(other.cues)
+        self.clear_cues.extend(other.clear_cues)
         self.preempt = self.preempt or other.preempt
 
 
@@ -473,6 +475,7 @@ class Envelope:
         self.estop_reason = None
         verdict = Verdict(CommandOutcome.APPLIED, f"e-stop released by {who}", None)
         verdict.commands.append(ResetFault())
+        verdict.clear_cues.append(CueKind.ESTOP)
         verdict.alerts.append(
             AlertSpec(
                 AlertSeverity.INFO,
@@ -621,6 +624,7 @@ class Envelope:
         self.fault_reason = None
         verdict = Verdict(CommandOutcome.APPLIED, f"fault cleared: {reason}")
         verdict.commands.append(ResetFault())
+        verdict.clear_cues.append(CueKind.FAULT)
         verdict.alerts.append(
             AlertSpec(
                 AlertSeverity.INFO,
@@ -734,7 +738,8 @@ class ResistanceDrive:
         displays: Sequence[Adapter] = (),
         safety: SafetyConfig | None = None,
         settings: EnvelopeSettings | None = None,
-        on_cue: Callable[[Cue], None] | None = None,
+        on_cue: Callable[[Cue], object] | None = None,
+        on_clear_cue: Callable[[CueKind | None], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick_s: float = 0.02,
         apply_timeout_s: float = 1.0,
@@ -745,6 +750,7 @@ class ResistanceDrive:
         self.displays = tuple(displays)
         self.publish = publish
         self.on_cue = on_cue
+        self.on_clear_cue = on_clear_cue
         self.clock = clock
         self.tick_s = tick_s
         self.apply_timeout_s = apply_timeout_s
@@ -866,6 +872,7 @@ class ResistanceDrive:
         else:
             self._estop_reason = None
             verdict = Verdict(CommandOutcome.APPLIED, f"e-stop released by {by or source.value}")
+            verdict.clear_cues.append(CueKind.ESTOP)
             verdict.alerts.append(
                 AlertSpec(
                     AlertSeverity.INFO,
@@ -903,9 +910,10 @@ class ResistanceDrive:
         verdict = self._need_envelope().clear_fault(reason=reason, now=self.clock())
         return self._handle(verdict, verb="clear_fault", source=CommandSource.SYSTEM)
 
-    def show_cue(self, cue: Cue) -> None:
-        """Send a cue to every display of the station (the actuator's, if it has one)."""
-        command = ShowCue(cue.to_device())
+    def show_cue(self, cue: Cue | None) -> None:
+        """Send a cue to every display of the station (the actuator's, if it has one);
+        None blanks them."""
+        command = ShowCue(cue.to_device() if cue is not None else BLANK)
         targets = list(self.displays)
         if self.actuator is not None and self._has_display(self.actuator):
             targets.insert(0, self.actuator)
@@ -1040,6 +1048,11 @@ class ResistanceDrive:
                 self.on_cue(cue)
             else:
                 self.show_cue(cue)
+        for kind in verdict.clear_cues:
+            if self.on_clear_cue is not None:
+                self.on_clear_cue(kind)
+            else:
+                self.show_cue(None)
         return verdict
 
     async def _run(self) -> None:
