@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from controller.config import RackConfig, SiteConfig
 from controller.errors import NotFoundError
-from controller.store.records import to_json
+from controller.jsonable import to_json
 from kernels.errors import InvalidInputError
 
 Role = Literal["admin", "coach", "front_desk"]

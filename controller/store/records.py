@@ -7,8 +7,6 @@ and stations are upserts.
 
 from __future__ import annotations
 
-import enum
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +25,7 @@ from controller.events import (
     SetEvent,
     StationStateChanged,
 )
+from controller.jsonable import to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +47,6 @@ class Sql:
 
 
 Row = Insert | Sql
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def to_json(value: Any) -> str:
-    """JSON for a *_json column: non-finite numbers become null, unknown objects strings."""
-    return json.dumps(_clean(value), allow_nan=False, default=str, separators=(",", ":"))
 
 
 def rows_for(event: Event) -> list[Row]:
