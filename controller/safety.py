@@ -797,9 +797,13 @@ class ResistanceDrive:
         assert self._group is not None
         await self._group.__aexit__(None, None, None)
         if self.actuator is not None and self.actuator.link is LinkState.CONNECTED:
-            with contextlib.suppress(DeviceError, TimeoutError):  # the device's watchdog backs us
+            try:  # best effort on the way out: the device's own watchdog backs us
                 async with asyncio.timeout(self.apply_timeout_s):
                     await self.actuator.apply(EnterSafeState())
+            except (DeviceError, TimeoutError) as error:
+                log.warning("station %s: safe state on exit failed: %s", self.station_id, error)
+            except Exception:
+                log.exception("station %s: safe state on exit raised", self.station_id)
 
     # -- commands (synchronous: decide now, send in order) ---------------------------------
 
@@ -1086,19 +1090,20 @@ class ResistanceDrive:
             if isinstance(command, SetLoad) and adapter is self.actuator and self.envelope:
                 self.envelope.acknowledge(command.value, at=self.clock())
         except (DeviceError, TimeoutError) as exc:
-            what = type(command).__name__
-            problem = str(exc) or "no answer in time"
-            if adapter is not self.actuator or isinstance(command, ShowCue):
-                log.warning(
-                    "station %s: %s to %s failed: %s",
-                    self.station_id,
-                    what,
-                    adapter.device_id,
-                    problem,
-                )
-                return
-            if isinstance(command, EnterSafeState | ResetFault):
-                # the link is down: the device's own watchdog holds it safe meanwhile
-                log.warning("station %s: %s failed: %s", self.station_id, what, problem)
-                return
-            self._fault(f"{what} failed: {problem}")
+            self._failed(adapter, command, str(exc) or "no answer in time")
+        except Exception as exc:  # an adapter's bug must not take the station's safety down
+            log.exception("station %s: %s raised", self.station_id, adapter.device_id)
+            self._failed(adapter, command, f"adapter error {type(exc).__name__}: {exc}")
+
+    def _failed(self, adapter: Adapter, command: Command, problem: str) -> None:
+        what = type(command).__name__
+        if adapter is not self.actuator or isinstance(command, ShowCue):
+            log.warning(
+                "station %s: %s to %s failed: %s", self.station_id, what, adapter.device_id, problem
+            )
+            return
+        if isinstance(command, EnterSafeState | ResetFault):
+            # the link is down: the device's own watchdog holds it safe meanwhile
+            log.warning("station %s: %s failed: %s", self.station_id, what, problem)
+            return
+        self._fault(f"{what} failed: {problem}")

@@ -24,7 +24,7 @@ from equipment_adapters.base import (
     ModeKind,
 )
 from equipment_adapters.batch import Channel, SampleBatch
-from equipment_adapters.errors import DeviceError, DeviceUnavailableError
+from equipment_adapters.errors import DeviceUnavailableError
 
 RACK_LOAD = LoadRange(
     LoadUnit.KG, minimum=0.0, maximum=200.0, increment=0.5, max_increase_per_s=100.0
@@ -60,7 +60,7 @@ class RecordingAdapter(Adapter):
         self.commands: list[tuple[float, Command]] = []  #: (time the apply returned, command)
         self.entered: list[float] = []  #: time each recorded apply began
         self.delay_s = 0.0
-        self.fail_with: DeviceError | None = None
+        self.fail_with: Exception | None = None
         self.hang = False
 
     @property
