@@ -177,6 +177,7 @@ class Verdict:
     clear_cues: list[CueKind] = field(default_factory=list)  #: cues whose reason has ended
     #: the commands go before anything already queued, which is dropped (e-stop, fault)
     preempt: bool = False
+    fault: str | None = None  #: set when this verdict put the device in its safe state
 
     def merge(self, other: Verdict) -> None:
         self.commands.extend(other.commands)
@@ -185,6 +186,7 @@ class Verdict:
         self.cues.extend(other.cues)
         self.clear_cues.extend(other.clear_cues)
         self.preempt = self.preempt or other.preempt
+        self.fault = self.fault or other.fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -605,7 +607,7 @@ class Envelope:
         before = self.level
         self.fault_reason = reason
         self.in_set = False
-        verdict = Verdict(CommandOutcome.APPLIED, f"safe state: {reason}")
+        verdict = Verdict(CommandOutcome.APPLIED, f"safe state: {reason}", fault=reason)
         verdict.commands = self._to_safe_state()
         verdict.preempt = True
         message = f"station {self.station_id}: safe state, {reason}; staff needed"
@@ -740,6 +742,7 @@ class ResistanceDrive:
         settings: EnvelopeSettings | None = None,
         on_cue: Callable[[Cue], object] | None = None,
         on_clear_cue: Callable[[CueKind | None], object] | None = None,
+        on_fault: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick_s: float = 0.02,
         apply_timeout_s: float = 1.0,
@@ -751,6 +754,7 @@ class ResistanceDrive:
         self.publish = publish
         self.on_cue = on_cue
         self.on_clear_cue = on_clear_cue
+        self.on_fault = on_fault
         self.clock = clock
         self.tick_s = tick_s
         self.apply_timeout_s = apply_timeout_s
@@ -1057,6 +1061,8 @@ class ResistanceDrive:
                 self.on_clear_cue(kind)
             else:
                 self.show_cue(None)
+        if verdict.fault is not None and self.on_fault is not None:
+            self.on_fault(verdict.fault)  # the station's state follows its drive
         return verdict
 
     async def _run(self) -> None:
