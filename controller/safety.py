@@ -87,6 +87,7 @@ from plans.decisions import Decision, DecisionKind
 log = logging.getLogger(__name__)
 
 EPS = 1e-9
+MIN_STEP_S = 0.02  #: ramps send at most one step per this interval
 
 #: How old the actuator's data may be during a set when the config does not say.
 DEFAULT_STALE_AFTER_S: Mapping[EquipmentKind, float] = {
@@ -684,7 +685,10 @@ class Envelope:
             return
         start_level, start_time = self._anchor
         allowed = start_level + self.settings.rate_per_s * max(0.0, now - start_time)
-        step = _q_down(min(self.target, allowed), self.settings.load.increment)
+        reach = min(self.target, allowed)
+        if reach < self.target - EPS and reach - self.level < self._min_step() - EPS:
+            return  # not worth a command yet (a continuous device is not sent 10 kHz)
+        step = _q_down(reach, self.settings.load.increment)
         if step > self.level + EPS:
             verdict.commands.append(SetLoad(step))
             self.level = step
@@ -707,9 +711,13 @@ class Envelope:
         """When the ramp may take its next increment (None when there is no ramp)."""
         if self._anchor is None or self.target is None or self.level is None or self.safe:
             return None
-        remaining = self.target - self.level
-        step = min(max(self.settings.load.increment, EPS), remaining)
+        step = min(self._min_step(), self.target - self.level)
         return self._anchor[1] + step / self.settings.rate_per_s
+
+    def _min_step(self) -> float:
+        """The smallest ramp step: one increment, and no more than one step per
+        ``MIN_STEP_S`` (devices with continuous loads get at most 50 commands a second)."""
+        return max(self.settings.load.increment, self.settings.rate_per_s * MIN_STEP_S, EPS)
 
 
 # -- the drive --------------------------------------------------------------------------
