@@ -1,0 +1,79 @@
+"""The embedded MQTT broker (amqtt), for sites and demos without a broker of their own.
+
+Loopback only, always: amqtt's own default would listen on 0.0.0.0:1883 without
+authentication, which is not something a gym's controller should open by accident. A real
+site that needs MQTT beyond this machine runs Mosquitto (password file, ACL, TLS) and
+configures ``mqtt.host``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+from amqtt.broker import Broker
+
+from controller.errors import ConfigError, MqttBridgeError
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedBroker:
+    """An amqtt broker on ``host:port`` (loopback); an async context manager."""
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 1883, max_connections: int = 256
+    ) -> None:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise ConfigError(
+                f"the embedded broker listens on loopback only, not {host!r}; run Mosquitto "
+                "for a broker other machines can reach",
+                where="mqtt.host",
+            )
+        self.host = host
+        self.port = port
+        self.max_connections = max_connections
+        self._broker: Broker | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "listeners": {
+                "default": {
+                    "type": "tcp",
+                    "bind": f"{self.host}:{self.port}",
+                    "max_connections": self.max_connections,
+                }
+            },
+            # loopback only, so anonymous clients are the local controller and tools
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+
+    async def __aenter__(self) -> Self:
+        broker = Broker(self.config())
+        try:
+            await broker.start()
+        except Exception as exc:
+            raise MqttBridgeError(
+                f"the embedded MQTT broker cannot listen on {self.host}:{self.port}: {exc}"
+            ) from exc
+        self._broker = broker
+        log.info("embedded MQTT broker on %s:%d", self.host, self.port)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._broker is not None:
+            await self._broker.shutdown()
+            self._broker = None

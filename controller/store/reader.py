@@ -1,0 +1,266 @@
+"""The store's read API for the panel and the command line.
+
+Every read opens its own read-only connection (``mode=ro``, ``query_only``) in a worker
+thread (``asyncio.to_thread``), so reads never block the event loop, never write, and in
+WAL mode never wait for the writer. Rows come back as plain dicts; a column named
+``x_json`` is returned parsed, under ``x``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from controller.errors import NotFoundError, StoreError
+from controller.store import traces
+from controller.store.db import open_reader
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+
+def _row(row: sqlite3.Row) -> Row:
+    out: Row = {}
+    for key in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
+        value = row[key]
+        if key.endswith("_json") and isinstance(value, str):
+            out[key.removesuffix("_json")] = json.loads(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    clauses = [f"{column} = ?" for column, value in filters.items() if value is not None]
+    params = [value for value in filters.values() if value is not None]
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class StoreReader:
+    """Read-only queries on the store at ``path``; safe to use while the writer runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on a fresh read-only connection in one read transaction (a snapshot)."""
+        conn = open_reader(self.path)
+        try:
+            conn.execute("BEGIN")
+            return fn(conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: read failed: {exc}") from exc
+        finally:
+            conn.close()
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self.read_sync, fn)
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Any read-only SQL; writes are refused by the connection (``query_only``)."""
+
+        def run(conn: sqlite3.Connection) -> list[Row]:
+            return [_row(r) for r in conn.execute(sql, tuple(params))]
+
+        return await self.read(run)
+
+    async def one(self, sql: str, params: Sequence[Any], what: str) -> Row:
+        rows = await self.query(sql, params)
+        if not rows:
+            raise NotFoundError(f"no {what}")
+        return rows[0]
+
+    # -- the schema ----------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        rows = await self.query("PRAGMA user_version")
+        return int(next(iter(rows[0].values())))
+
+    async def table_counts(self) -> dict[str, int]:
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+            return {
+                n: int(conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names
+            }
+
+        return await self.read(run)
+
+    # -- athletes and training -----------------------------------------------------------
+
+    async def athletes(self) -> list[Row]:
+        return await self.query("SELECT * FROM athletes ORDER BY display_name, id")
+
+    async def athlete(self, athlete_id: str) -> Row:
+        return await self.one(
+            "SELECT * FROM athletes WHERE id = ?", [athlete_id], f"athlete {athlete_id!r}"
+        )
+
+    async def sessions(
+        self, *, athlete_id: str | None = None, station_id: str | None = None, limit: int = 50
+    ) -> list[Row]:
+        where, params = _where({"athlete_id": athlete_id, "station_id": station_id})
+        return await self.query(
+            f"SELECT * FROM sessions{where} ORDER BY started DESC LIMIT ?", [*params, limit]
+        )
+
+    async def session(self, session_id: str) -> Row:
+        return await self.one(
+            "SELECT * FROM sessions WHERE id = ?", [session_id], f"session {session_id!r}"
+        )
+
+    async def sets(self, session_id: str) -> list[Row]:
+        return await self.query(
+            "SELECT * FROM sets WHERE session_id = ? ORDER BY set_index", [session_id]
+        )
+
+    async def reps(
+        self,
+        *,
+        set_id: str | None = None,
+        session_id: str | None = None,
+        athlete_id: str | None = None,
+        limit: int = 10_000,
+    ) -> list[Row]:
+        where, params = _where(
+            {"set_id": set_id, "session_id": session_id, "athlete_id": athlete_id}
+        )
+        return await self.query(
+            f"SELECT * FROM reps{where} ORDER BY ts, set_index, rep_index LIMIT ?",
+            [*params, limit],
+        )
+
+    async def lv_points(self, athlete_id: str, exercise: str | None = None) -> list[Row]:
+        where, params = _where({"athlete_id": athlete_id, "exercise": exercise})
+        return await self.query(f"SELECT * FROM lv_points{where} ORDER BY ts", params)
+
+    async def readiness(
+        self, athlete_id: str, *, since_day: str | None = None
+    ) -> dict[str, list[Row]]:
+        """``{"inputs": [...], "scores": [...]}`` of an athlete, from ``since_day`` on."""
+        since = since_day or "0000-00-00"
+
+        def run(conn: sqlite3.Connection) -> dict[str, list[Row]]:
+            out: dict[str, list[Row]] = {}
+            for key, table in (("inputs", "readiness_inputs"), ("scores", "readiness_scores")):
+                out[key] = [
+                    _row(r)
+                    for r in conn.execute(
+                        f"SELECT * FROM {table} WHERE athlete_id = ? AND day >= ? ORDER BY day, ts",
+                        (athlete_id, since),
+                    )
+                ]
+            return out
+
+        return await self.read(run)
+
+    async def traces(self, *, set_id: str) -> list[tuple[Row, npt.NDArray[np.float64]]]:
+        """The raw traces of a set, each as (row without the blob, decoded samples)."""
+
+        def run(conn: sqlite3.Connection) -> list[tuple[Row, npt.NDArray[np.float64]]]:
+            out = []
+            for r in conn.execute("SELECT * FROM traces WHERE set_id = ? ORDER BY t0", (set_id,)):
+                row = _row(r)
+                blob = row.pop("data")
+                values = traces.decode(
+                    blob,
+                    n_samples=row["n_samples"],
+                    width=row["width"],
+                    dtype=row["dtype"],
+                    codec=row["codec"],
+                )
+                out.append((row, values))
+            return out
+
+        return await self.read(run)
+
+    # -- logs ----------------------------------------------------------------------------
+
+    async def decisions(
+        self,
+        *,
+        athlete_id: str | None = None,
+        station_id: str | None = None,
+        session_id: str | None = None,
+        limit: int = 200,
+    ) -> list[Row]:
+        where, params = _where(
+            {"athlete_id": athlete_id, "station_id": station_id, "session_id": session_id}
+        )
+        return await self.query(
+            f"SELECT * FROM decisions{where} ORDER BY ts DESC, id DESC LIMIT ?", [*params, limit]
+        )
+
+    async def commands(self, *, station_id: str | None = None, limit: int = 200) -> list[Row]:
+        where, params = _where({"station_id": station_id})
+        return await self.query(
+            f"SELECT * FROM commands{where} ORDER BY ts DESC, id DESC LIMIT ?", [*params, limit]
+        )
+
+    async def station_events(self, station_id: str, *, limit: int = 200) -> list[Row]:
+        return await self.query(
+            "SELECT * FROM station_events WHERE station_id = ? ORDER BY ts DESC, id DESC LIMIT ?",
+            [station_id, limit],
+        )
+
+    async def alerts(self, *, limit: int = 100, since: float | None = None) -> list[Row]:
+        return await self.query(
+            "SELECT * FROM alerts WHERE ts >= ? ORDER BY ts DESC, id DESC LIMIT ?",
+            [since or 0.0, limit],
+        )
+
+    async def audit_log(self, *, limit: int = 100, before_id: int | None = None) -> list[Row]:
+        return await self.query(
+            "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+            [before_id if before_id is not None else 2**63 - 1, limit],
+        )
+
+    # -- staff, tokens, web sessions -------------------------------------------------------
+
+    async def staff_users(self) -> list[Row]:
+        return await self.query(
+            "SELECT id, username, role, created, disabled, last_login FROM staff_users "
+            "ORDER BY username"
+        )
+
+    async def staff_user(self, username: str) -> Row:
+        """One user with the password hash (for the login check)."""
+        return await self.one(
+            "SELECT * FROM staff_users WHERE username = ?", [username], f"user {username!r}"
+        )
+
+    async def api_token(self, token_hash: str) -> Row:
+        """A live token (not revoked, not expired) with its user's name and role."""
+        return await self.one(
+            "SELECT t.*, u.username, u.role, u.disabled FROM api_tokens t "
+            "JOIN staff_users u ON u.id = t.user_id "
+            "WHERE t.token_hash = ? AND t.revoked IS NULL "
+            "AND (t.expires IS NULL OR t.expires > ?)",
+            [token_hash, time.time()],
+            "such token",
+        )
+
+    async def web_session(self, session_hash: str) -> Row:
+        """A live web session with its user's name and role."""
+        return await self.one(
+            "SELECT s.*, u.username, u.role, u.disabled FROM web_sessions s "
+            "JOIN staff_users u ON u.id = s.user_id "
+            "WHERE s.session_hash = ? AND s.expires > ?",
+            [session_hash, time.time()],
+            "such session",
+        )

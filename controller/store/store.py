@@ -1,0 +1,137 @@
+"""The site's store as one object: the writer, the recorder of bus events, retention, reads
+and data-subject requests. The runtime holds one ``Store``; the panel and the CLI use its
+``reader`` and its export and erase methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from controller.bus import EventBus, Subscription
+from controller.config import StoreConfig
+from controller.errors import StoreError
+from controller.store import subjects
+from controller.store.reader import StoreReader
+from controller.store.records import RECORDED
+from controller.store.retention import Purged, purge
+from controller.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+#: the store's bus subscription never drops; its bound only raises the overflow alarm
+RECORDER_BOUND = 200_000
+
+
+class Store:
+    """An async context manager: opens (and migrates) the database, records the bus.
+
+    With a ``bus``, every event type in ``records.RECORDED`` is written as it is published,
+    and the writer's alerts (``store_unwritable``, ...) are published on it. Without one
+    (the CLI), it is a writer and a reader on the file.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        bus: EventBus | None = None,
+        settings: StoreConfig | None = None,
+        retention_every_s: float = 6 * 3600.0,
+    ) -> None:
+        self.path = path
+        self.bus = bus
+        self.settings = settings or StoreConfig()
+        self.retention_every_s = retention_every_s
+        self.reader = StoreReader(path)
+        self.writer = StoreWriter(
+            path,
+            on_alert=bus.publish if bus is not None else None,
+            commit_interval_s=self.settings.commit_interval_ms / 1000.0,
+            max_size_mb=self.settings.max_size_mb,
+        )
+        self._stack = contextlib.AsyncExitStack()
+        self._subscription: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.last_purge: Purged | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._stack.enter_async_context(self.writer)
+            self._stack.push_async_callback(self._drain)
+            if self.bus is not None:
+                self._subscription = self.bus.subscribe(
+                    "store", types=RECORDED, reliable_bound=RECORDER_BOUND
+                )
+            group = await self._stack.enter_async_context(asyncio.TaskGroup())
+            if self._subscription is not None:
+                self._tasks.append(group.create_task(self._record(), name="store-recorder"))
+            self._tasks.append(group.create_task(self._retention(), name="store-retention"))
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self._stack.__aexit__(exc_type, exc, tb)
+
+    async def _record(self) -> None:
+        assert self._subscription is not None
+        sub = self._subscription
+        while True:
+            self.writer.record(await sub.get())
+            self.writer.record_many(sub.drain())
+
+    async def _drain(self) -> None:
+        """On the way out: what the bus delivered but the recorder had not taken yet."""
+        if self._subscription is not None:
+            self.writer.record_many(self._subscription.drain())
+            self._subscription.close()
+
+    async def _retention(self) -> None:
+        while True:
+            try:
+                self.last_purge = await self.purge_expired()
+                log.info("retention: %s", self.last_purge)
+            except StoreError as exc:  # unwritable: the writer has alerted; try again later
+                log.warning("retention purge failed: %s", exc)
+            await asyncio.sleep(self.retention_every_s)
+
+    async def purge_expired(self, *, now: float | None = None) -> Purged:
+        """Delete raw traces and readiness inputs past their retention (and old web sessions)."""
+        return await self.writer.call(
+            partial(
+                purge,
+                trace_days=self.settings.trace_retention_days,
+                readiness_days=self.settings.readiness_retention_days,
+                now=now,
+            ),
+            label="retention purge",
+        )
+
+    async def export_athlete(self, athlete_id: str, dest: Path) -> Path:
+        """Everything about one athlete as a zip of JSON and CSV (see ``subjects``)."""
+        await self.writer.flush()
+        data = await self.reader.read(partial(subjects.collect, athlete_id=athlete_id))
+        return await asyncio.to_thread(subjects.write_export, data, dest)
+
+    async def erase_athlete(self, athlete_id: str, *, actor: str) -> dict[str, int]:
+        """Hard-delete one athlete from every table; returns rows deleted per table."""
+        await self.writer.flush()
+        counts = await self.writer.call(
+            partial(subjects.erase, athlete_id=athlete_id, actor=actor), label="erase athlete"
+        )
+        await self.writer.call(subjects.checkpoint, transactional=False, label="checkpoint")
+        return counts
