@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "controller.cli.analyze",
     "controller.cli.sim",
     "controller.cli.bench",
+    "controller.cli.plan",
+    "controller.cli.athlete",
 )
 
 
