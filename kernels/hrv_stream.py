@@ -11,6 +11,7 @@ artefacts corrected before the metrics. A morning recording is one processor who
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,17 @@ from kernels.hrv import (
 
 #: Fewer beats than this make no meaningful window (a 1-minute window at rest has ~60).
 MIN_WINDOW_BEATS = 8
+
+
+class RRBatchLike(Protocol):
+    """What :meth:`RRProcessor.feed_batch` reads of a batch: ``equipment_adapters.batch.
+    SampleBatch`` fits (kernels import nothing of ours, so it is described, not imported)."""
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def values(self) -> npt.NDArray[np.float64]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +106,14 @@ class RRProcessor:
             self._pending = self._pending[used:]
             self._pending_start_ms += start_ms
         return windows
+
+    def feed_batch(self, batch: RRBatchLike) -> list[HRVWindow]:
+        """:meth:`feed` for a strap's sample batch; refuses batches of other channels."""
+        if batch.channel != "rr":
+            raise InvalidInputError(
+                f"expected a batch of channel 'rr', got {batch.channel!r}", where="batch.channel"
+            )
+        return self.feed(batch.values)
 
     def finish(self) -> HRVWindow | None:
         """Close the partial window (None if it holds too few beats) and start afresh."""

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.rr_data import simulate_rr
+from equipment_adapters.batch import Channel, SampleBatch
 from kernels import hrv
 from kernels.errors import InvalidInputError
 from kernels.hrv_stream import RRProcessor, summarize_recording
@@ -51,6 +52,21 @@ def test_window_boundaries_and_metrics() -> None:
     assert tail is not None
     assert tail.start_s == pytest.approx(windows[-1].end_s)
     assert sum(w.n_beats for w in windows) + tail.n_beats == rr.size
+
+
+def test_fed_by_strap_sample_batches() -> None:
+    rr = simulate_rr(200, seed=6)
+    processor = RRProcessor(window_s=60.0)
+    windows = []
+    for i, chunk in enumerate(np.array_split(rr, 100)):  # a notification carries 1-2 RRs
+        batch = SampleBatch(
+            "strap-1", Channel.RR, t0=float(i), period=0.0, values=chunk, received=float(i)
+        )
+        windows.extend(processor.feed_batch(batch))
+    assert [w.metrics for w in windows] == [w.metrics for w in RRProcessor(window_s=60.0).feed(rr)]
+    hr = SampleBatch("strap-1", Channel.HEART_RATE, 0.0, 1.0, np.array([60.0]), 0.0)
+    with pytest.raises(InvalidInputError, match="channel 'rr'"):
+        processor.feed_batch(hr)
 
 
 def test_strap_glitches_are_dropped_and_counted() -> None:
