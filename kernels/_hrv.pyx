@@ -5,9 +5,7 @@ The public face is :mod:`kernels.hrv`, which validates input and allocates outpu
 plain versions the tests compare against are in :mod:`kernels.reference.hrv`.
 """
 
-from libc.math cimport INFINITY, fabs, floor, log, sqrt
-from libc.stdlib cimport free, malloc
-from libc.string cimport memmove
+from libc.math cimport INFINITY, fabs, log, sqrt
 
 import numpy as np
 
@@ -23,6 +21,10 @@ cdef enum:
 
 cdef extern from "_hrv_simd.h" nogil:
     int gymctl_hrv_sums(const double* rr, Py_ssize_t n, double* out)
+    int gymctl_rolling_quantiles(
+        const double* x, Py_ssize_t n, Py_ssize_t width, double qa, double qb,
+        double* out_a, double* out_b,
+    )
 
 
 def time_domain_values(const double[::1] rr) -> tuple:
@@ -54,91 +56,6 @@ def time_domain_values(const double[::1] rr) -> tuple:
             ln_rmssd = log(rmssd) if rmssd > 0.0 else -INFINITY
             pnn50 = 100.0 * sums[4] / (n - 1)
     return bad, mean, hr, sdnn, rmssd, ln_rmssd, pnn50, <Py_ssize_t>sums[4] if bad < 0 else 0
-
-
-cdef inline Py_ssize_t _lower_bound(const double* buf, Py_ssize_t m, double x) noexcept nogil:
-    # Branch-free binary search (the compiler turns the ternary into a conditional move):
-    # the window's values are in random order, so a branching search mispredicts half the
-    # time and that, not the arithmetic, was the cost of the whole classification.
-    cdef const double* base = buf
-    cdef Py_ssize_t length = m, half
-    if m == 0:
-        return 0
-    while length > 1:
-        half = length >> 1
-        base = base + half if base[half - 1] < x else base
-        length -= half
-    return (base - buf) + (base[0] < x)
-
-
-cdef inline void _insert(double* buf, Py_ssize_t* m, double x) noexcept nogil:
-    cdef Py_ssize_t k = _lower_bound(buf, m[0], x)
-    memmove(buf + k + 1, buf + k, (m[0] - k) * sizeof(double))
-    buf[k] = x
-    m[0] += 1
-
-
-cdef inline void _remove(double* buf, Py_ssize_t* m, double x) noexcept nogil:
-    # x is in the buffer (it was inserted unchanged), so lower_bound lands on a copy of it.
-    cdef Py_ssize_t k = _lower_bound(buf, m[0], x)
-    memmove(buf + k, buf + k + 1, (m[0] - k - 1) * sizeof(double))
-    m[0] -= 1
-
-
-cdef inline void _replace(double* buf, Py_ssize_t m, double old, double new) noexcept nogil:
-    # Two branch-free searches and one block move of the values between the two ranks,
-    # instead of a removal and an insertion that each move half the window.
-    cdef Py_ssize_t r = _lower_bound(buf, m, old)
-    cdef Py_ssize_t k = _lower_bound(buf, m, new)
-    if k > r:
-        memmove(buf + r, buf + r + 1, (k - 1 - r) * sizeof(double))
-        buf[k - 1] = new
-    else:
-        memmove(buf + k + 1, buf + k, (r - k) * sizeof(double))
-        buf[k] = new
-
-
-cdef inline double _quantile(const double* buf, Py_ssize_t m, double q) noexcept nogil:
-    # Linear interpolation between order statistics (numpy's and pandas' default).
-    cdef double pos = q * (m - 1)
-    cdef Py_ssize_t lo = <Py_ssize_t>floor(pos)
-    cdef double frac = pos - lo
-    if lo + 1 >= m:
-        return buf[m - 1]
-    return buf[lo] + (buf[lo + 1] - buf[lo]) * frac
-
-
-cdef int _rolling_quantiles(
-    const double* x, Py_ssize_t n, Py_ssize_t width, double qa, double qb,
-    double* out_a, double* out_b,
-) noexcept nogil:
-    """Quantiles qa and qb over a centred window of ``width`` (shrunk at the edges).
-
-    A sorted copy of the window slides along: one value out and one in per step, so no
-    sorting, only a search and a short slide.
-    """
-    cdef Py_ssize_t half = width // 2
-    cdef Py_ssize_t m = 0, i, j
-    cdef bint leaving, entering
-    cdef double* buf = <double*>malloc(width * sizeof(double))
-    if buf == NULL:
-        return -1
-    for j in range(min(half + 1, n)):
-        _insert(buf, &m, x[j])
-    for i in range(n):
-        out_a[i] = _quantile(buf, m, qa)
-        if out_b != NULL:
-            out_b[i] = _quantile(buf, m, qb)
-        leaving = i - half >= 0
-        entering = i + half + 1 < n
-        if leaving and entering:
-            _replace(buf, m, x[i - half], x[i + half + 1])
-        elif leaving:
-            _remove(buf, &m, x[i - half])
-        elif entering:
-            _insert(buf, &m, x[i + half + 1])
-    free(buf)
-    return 0
 
 
 def classify_into(
@@ -177,18 +94,18 @@ def classify_into(
         drr[0] = mean_d / (n - 1)
         for i in range(n):
             work[i] = fabs(drr[i])
-        _rolling_quantiles(&work[0], n, window, 0.25, 0.75, &q1[0], &th1[0])
+        gymctl_rolling_quantiles(&work[0], n, window, 0.25, 0.75, &q1[0], &th1[0])
         for i in range(n):
             th1[i] = alpha * (th1[i] - q1[i]) / 2.0
             # A flat window (identical intervals) has no spread: nothing there is an outlier.
             drr[i] = drr[i] / th1[i] if th1[i] > 0.0 else 0.0
         # mRR: deviation from the 11-beat median, negative side doubled.
-        _rolling_quantiles(&rr[0], n, medfilt, 0.5, 0.5, &med[0], NULL)
+        gymctl_rolling_quantiles(&rr[0], n, medfilt, 0.5, 0.5, &med[0], NULL)
         for i in range(n):
             v = rr[i] - med[i]
             mrr[i] = 2.0 * v if v < 0.0 else v
             work[i] = fabs(mrr[i])
-        _rolling_quantiles(&work[0], n, window, 0.25, 0.75, &q1[0], &th2[0])
+        gymctl_rolling_quantiles(&work[0], n, window, 0.25, 0.75, &q1[0], &th2[0])
         for i in range(n):
             th2[i] = alpha * (th2[i] - q1[i]) / 2.0
             mrr[i] = mrr[i] / th2[i] if th2[i] > 0.0 else 0.0
