@@ -36,7 +36,9 @@ import numpy.typing as npt
 
 from kernels.errors import InvalidInputError
 from kernels.hrv_baseline import BaselineParams, rolling_baseline
-from kernels.training_load import acute_chronic
+from kernels.hrv_stream import summarize_recording
+from kernels.training_load import acute_chronic, session_rpe_load
+from plans.decisions import Decision, DecisionKind
 
 
 class ReadinessState(enum.StrEnum):
@@ -88,6 +90,17 @@ class DailyInputs:
                 raise InvalidInputError(
                     f"{value!r} is outside {low:g} to {high:g}", where=f"{self.day}.{name}"
                 )
+
+    @classmethod
+    def from_morning_recording(cls, day: date, rr_ms: npt.ArrayLike) -> DailyInputs:
+        """The strap's morning reading (1-5 minutes of RR, ms), artefacts corrected."""
+        window = summarize_recording(rr_ms)
+        return cls(day, ln_rmssd=window.metrics.ln_rmssd)
+
+    @classmethod
+    def from_session(cls, day: date, rpe: float, minutes: float) -> DailyInputs:
+        """A training session's load from the panel: session RPE (CR10) x minutes."""
+        return cls(day, session_load=session_rpe_load(rpe, minutes))
 
     def merged(self, other: DailyInputs) -> DailyInputs:
         """This day's inputs completed by ``other``'s (same day; ours win)."""
@@ -223,6 +236,23 @@ class ReadinessProfile:
             "not_enough_data": self.not_enough_data,
             "overreaching": self.overreaching,
         }
+
+
+def overreaching_flag(profile: ReadinessProfile, athlete_id: str = "") -> Decision | None:
+    """The decision-log entry that warns staff of possible overreaching, if flagged."""
+    if not profile.overreaching:
+        return None
+    hrv = profile.component("hrv")
+    rhr = profile.component("resting_hr")
+    return Decision(
+        kind=DecisionKind.FLAG,
+        subject="overreaching" if not athlete_id else f"{athlete_id}.overreaching",
+        before=False,
+        after=True,
+        rule="readiness.overreaching",
+        reason=f"possible overreaching: {hrv.reason}; {rhr.reason}",
+        inputs=dict(profile.inputs),
+    )
 
 
 def _jsonable(value: Any) -> Any:

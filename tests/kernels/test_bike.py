@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from kernels import bike
 from kernels.errors import InvalidInputError
+from kernels.reference import bike as ref
 
 
 def test_acsm_by_hand() -> None:
@@ -50,3 +53,30 @@ def test_zones() -> None:
     assert bike.hr_zones(200)[0].low_bpm == pytest.approx(100)
     with pytest.raises(InvalidInputError):
         bike.hr_zones(190, 200)
+
+
+@given(
+    st.lists(st.floats(60, 250), min_size=3, max_size=8, unique=True),
+    st.floats(0.25, 0.35),
+    st.floats(60, 100),
+    st.lists(st.floats(-3, 3), min_size=8, max_size=8),
+    st.floats(50, 110),
+)
+@settings(max_examples=60, deadline=None)
+def test_ramp_matches_reference(
+    powers: list[float], slope: float, intercept: float, noise: list[float], mass: float
+) -> None:
+    assume(max(powers) - min(powers) >= 30)
+    hr = [intercept + slope * p + e for p, e in zip(powers, noise, strict=False)]
+    est = bike.vo2max_from_ramp(powers, hr, body_mass_kg=mass, hr_max_bpm=195)
+    want = ref.vo2max_from_ramp(powers, hr, mass, 195)
+    assert est.vo2max_ml_kg_min == pytest.approx(want, rel=1e-6)
+
+
+@given(st.floats(150, 220), st.floats(35, 80))
+@settings(max_examples=30, deadline=None)
+def test_zones_match_reference(hr_max: float, hr_rest: float) -> None:
+    for zone, (_, lo, hi) in zip(bike.hr_zones(hr_max, hr_rest), bike.ZONE_BOUNDS, strict=True):
+        assert (zone.low_bpm, zone.high_bpm) == pytest.approx(
+            ref.karvonen_zone(hr_max, hr_rest, lo, hi)
+        )

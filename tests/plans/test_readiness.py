@@ -8,8 +8,17 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
+from benchmarks.rr_data import simulate_rr
+from kernels import hrv
 from kernels.errors import InvalidInputError
-from plans.readiness import DailyInputs, ReadinessState, Status, readiness_profile
+from plans.decisions import DecisionKind
+from plans.readiness import (
+    DailyInputs,
+    ReadinessState,
+    Status,
+    overreaching_flag,
+    readiness_profile,
+)
 
 START = date(2026, 1, 1)
 
@@ -78,12 +87,30 @@ def test_a_week_of_accumulating_fatigue_turns_red_and_flags_overreaching() -> No
     assert any("overreaching" in r for r in final.reasons)
     assert "below your normal range" in final.component("hrv").reason
     assert final.component("resting_hr").status is Status.LOW  # raised HR is the bad side
+    flag = overreaching_flag(final, "ath-ben")
+    assert flag is not None
+    assert flag.kind is DecisionKind.FLAG
+    assert flag.subject == "ath-ben.overreaching"
+    assert "lnRMSSD" in flag.reason
+    assert "resting HR" in flag.reason
     # Overreaching needs persistence: one bad morning is not enough.
     one_bad = [
         *normal_days(60),
         DailyInputs(START + timedelta(days=60), ln_rmssd=3.5, resting_hr_bpm=66),
     ]
     assert not readiness_profile(one_bad).overreaching
+    assert overreaching_flag(readiness_profile(one_bad)) is None
+
+
+def test_inputs_from_the_strap_and_the_panel() -> None:
+    rr = simulate_rr(240, seed=2)
+    morning = DailyInputs.from_morning_recording(START, rr)
+    assert morning.ln_rmssd == pytest.approx(
+        hrv.time_domain(hrv.correct_artifacts(rr).rr_ms).ln_rmssd
+    )
+    session = DailyInputs.from_session(START, rpe=7, minutes=60)
+    assert session.session_load == 420
+    assert morning.merged(session).session_load == 420
 
 
 def test_missing_most_nights_lowers_confidence_not_the_verdict() -> None:
