@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kernels.errors import InvalidInputError
+from kernels.lifts import GroupEquation, VelocityMeasure, lift
 from plans.decisions import Decision, DecisionKind
 from plans.model import VelocityZone
 
@@ -54,33 +55,31 @@ class LinearProfile:
         return (velocity_ms - self.v0_ms) / self.slope_ms_per_kg
 
 
-#: %1RM = a v^2 + b v + c (training-science.md: bench press MPV, Gonzalez-Badillo &
-#: Sanchez-Medina 2010; full squat MPV and MCV, Sanchez-Medina et al. 2017).
-GROUP_EQUATIONS: dict[tuple[str, str], tuple[float, float, float]] = {
-    ("bench_press", "mpv"): (8.4326, -73.501, 112.33),
-    ("back_squat", "mpv"): (-5.961, -50.71, 117.0),
-    ("back_squat", "mcv"): (-12.87, -46.31, 116.3),
-}
-
-
 @dataclass(frozen=True, slots=True)
 class GroupEquationPrior:
-    """A group equation scaled by the athlete's 1RM: a prior before they have a profile."""
+    """A group equation scaled by the athlete's 1RM: a prior before they have a profile.
+
+    The equations and their sources are ``kernels.lifts``'s; this only scales them.
+    """
 
     exercise: str
     one_rm_kg: float
     measure: str = "mpv"  #: "mpv" (mean propulsive) or "mcv" (mean concentric)
 
     def __post_init__(self) -> None:
-        if (self.exercise, self.measure) not in GROUP_EQUATIONS:
-            known = ", ".join(f"{e}/{m}" for e, m in GROUP_EQUATIONS)
-            raise InvalidInputError(f"no group equation (known: {known})", where="exercise/measure")
+        self._equation()  # refuse an exercise or measure without a published equation now
         if not self.one_rm_kg > 0:
             raise InvalidInputError("must be positive", where="one_rm_kg")
 
+    def _equation(self) -> GroupEquation:
+        try:
+            measure = VelocityMeasure(self.measure)
+        except ValueError:
+            raise InvalidInputError("must be 'mpv' or 'mcv'", where="measure") from None
+        return lift(self.exercise).equation(measure)
+
     def percent_one_rm(self, velocity_ms: float) -> float:
-        a, b, c = GROUP_EQUATIONS[(self.exercise, self.measure)]
-        return a * velocity_ms**2 + b * velocity_ms + c
+        return self._equation().percent_1rm(velocity_ms)
 
     def load_for_velocity(self, velocity_ms: float) -> float:
         return self.one_rm_kg * self.percent_one_rm(velocity_ms) / 100.0
