@@ -109,6 +109,7 @@ class LiveStation:
     reps_version: int = 0
     cue: dict[str, Any] | None = None
     last_trace_t: float | None = None
+    reps_set_id: str | None = None  #: the set whose reps ``set_reps`` holds
 
 
 @dataclass(slots=True)
@@ -276,8 +277,9 @@ class LiveFloor:
             case StationStateChanged():
                 snap = self._state(live, event)
             case RepEvent():
-                if event.set_id != snap.set_id:
-                    self._new_set(live)
+                if event.set_id != live.reps_set_id:
+                    live.set_reps = []
+                    live.reps_set_id = event.set_id
                 velocity = event.metrics.mean_velocity_ms
                 live.set_reps.append(
                     {"rep": event.rep_index + 1, "velocity": velocity, "zone": None}
@@ -394,10 +396,14 @@ class LiveFloor:
             return replace(snap, target_load=event.target)
         return snap
 
-    def _new_set(self, live: LiveStation) -> None:
-        if live.set_reps or live.trace:
+    @staticmethod
+    def _new_set(live: LiveStation) -> None:
+        """A set starts: its reps and its trace start empty."""
+        live.reps_set_id = None
+        if live.set_reps:
             live.set_reps = []
             live.reps_version += 1
+        if live.trace:
             live.trace.clear()
             live.trace_epoch += 1
             live.trace_seq = 0

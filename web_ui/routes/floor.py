@@ -357,6 +357,8 @@ async def _stream(
                     yield _sse("signed_out", {})
                     return
             await asyncio.sleep(interval)
-            await live.wait_change(since, KEEPALIVE_S)
+            now = time.monotonic()
+            wait = min(KEEPALIVE_S - (now - last_sent), REAUTH_EVERY_S - (now - last_auth))
+            await live.wait_change(since, max(0.0, wait))
     finally:
         rt.metrics.viewers[kind] -= 1
