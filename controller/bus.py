@@ -98,15 +98,6 @@ class Subscription:
             return False
         return self._station_id is None or event.station_id in (self._station_id, None)
 
-    def _offer(self, seq: int, event: Event) -> None:
-        if event.DELIVERY is Delivery.LATEST:
-            if len(self._latest) == self._latest.maxlen:
-                self.dropped += 1
-            self._latest.append((seq, event))
-        else:
-            self._reliable.append((seq, event))
-        self._wake()
-
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -207,6 +198,7 @@ class EventBus:
         on_recovered: OverflowHook | None = None,
     ) -> None:
         self._subscriptions: list[Subscription] = []
+        self._snapshot: tuple[Subscription, ...] = ()  # iterated by publish, rebuilt on change
         self._seq = 0
         self._pending: deque[Event] = deque()
         self._publishing = False
@@ -238,6 +230,7 @@ class EventBus:
             cutoff_factor=cutoff_factor,
         )
         self._subscriptions.append(sub)
+        self._snapshot = tuple(self._subscriptions)
         return sub
 
     @property
@@ -246,11 +239,12 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         """Hand ``event`` to every interested subscriber; never blocks, never drops reliably."""
-        self._pending.append(event)
         if self._publishing:  # an alert raised while fanning out: delivered right after
+            self._pending.append(event)
             return
         self._publishing = True
         try:
+            self._fan_out(event)
             while self._pending:
                 self._fan_out(self._pending.popleft())
         finally:
@@ -259,16 +253,26 @@ class EventBus:
     def _fan_out(self, event: Event) -> None:
         self._seq += 1
         self.published += 1
-        for sub in list(self._subscriptions):
+        item = (self._seq, event)  # one tuple shared by every subscriber's queue
+        reliable = event.DELIVERY is Delivery.RELIABLE
+        for sub in self._snapshot:
             if sub.cut_off or not sub.wants(event):
                 continue
-            sub._offer(self._seq, event)
-            if event.DELIVERY is Delivery.RELIABLE:
-                queued = len(sub._reliable)
-                if queued > sub.cutoff:
-                    self._cut_off(sub)
-                elif queued > sub.reliable_bound and not sub.overflowing:
-                    self._overflowing(sub)
+            if reliable:
+                queue = sub._reliable
+                queue.append(item)
+                if len(queue) > sub.reliable_bound:
+                    if len(queue) > sub.cutoff:
+                        self._cut_off(sub)
+                    elif not sub.overflowing:
+                        self._overflowing(sub)
+            else:
+                latest = sub._latest
+                if len(latest) == latest.maxlen:
+                    sub.dropped += 1
+                latest.append(item)
+            if sub._waiter is not None:
+                sub._wake()
 
     def _overflowing(self, sub: Subscription) -> None:
         sub.overflowing = True
@@ -323,6 +327,7 @@ class EventBus:
     def _remove(self, sub: Subscription) -> None:
         if sub in self._subscriptions:
             self._subscriptions.remove(sub)
+            self._snapshot = tuple(self._subscriptions)
         if sub.overflowing:
             sub.overflowing = False
             if self.on_recovered is not None:

@@ -87,6 +87,7 @@ from plans.decisions import Decision, DecisionKind
 log = logging.getLogger(__name__)
 
 EPS = 1e-9
+MIN_STEP_S = 0.02  #: ramps send at most one step per this interval
 
 #: How old the actuator's data may be during a set when the config does not say.
 DEFAULT_STALE_AFTER_S: Mapping[EquipmentKind, float] = {
@@ -177,6 +178,7 @@ class Verdict:
     clear_cues: list[CueKind] = field(default_factory=list)  #: cues whose reason has ended
     #: the commands go before anything already queued, which is dropped (e-stop, fault)
     preempt: bool = False
+    fault: str | None = None  #: set when this verdict put the device in its safe state
 
     def merge(self, other: Verdict) -> None:
         self.commands.extend(other.commands)
@@ -185,6 +187,7 @@ class Verdict:
         self.cues.extend(other.cues)
         self.clear_cues.extend(other.clear_cues)
         self.preempt = self.preempt or other.preempt
+        self.fault = self.fault or other.fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -605,7 +608,7 @@ class Envelope:
         before = self.level
         self.fault_reason = reason
         self.in_set = False
-        verdict = Verdict(CommandOutcome.APPLIED, f"safe state: {reason}")
+        verdict = Verdict(CommandOutcome.APPLIED, f"safe state: {reason}", fault=reason)
         verdict.commands = self._to_safe_state()
         verdict.preempt = True
         message = f"station {self.station_id}: safe state, {reason}; staff needed"
@@ -682,7 +685,10 @@ class Envelope:
             return
         start_level, start_time = self._anchor
         allowed = start_level + self.settings.rate_per_s * max(0.0, now - start_time)
-        step = _q_down(min(self.target, allowed), self.settings.load.increment)
+        reach = min(self.target, allowed)
+        if reach < self.target - EPS and reach - self.level < self._min_step() - EPS:
+            return  # not worth a command yet (a continuous device is not sent 10 kHz)
+        step = _q_down(reach, self.settings.load.increment)
         if step > self.level + EPS:
             verdict.commands.append(SetLoad(step))
             self.level = step
@@ -705,9 +711,13 @@ class Envelope:
         """When the ramp may take its next increment (None when there is no ramp)."""
         if self._anchor is None or self.target is None or self.level is None or self.safe:
             return None
-        remaining = self.target - self.level
-        step = min(max(self.settings.load.increment, EPS), remaining)
+        step = min(self._min_step(), self.target - self.level)
         return self._anchor[1] + step / self.settings.rate_per_s
+
+    def _min_step(self) -> float:
+        """The smallest ramp step: one increment, and no more than one step per
+        ``MIN_STEP_S`` (devices with continuous loads get at most 50 commands a second)."""
+        return max(self.settings.load.increment, self.settings.rate_per_s * MIN_STEP_S, EPS)
 
 
 # -- the drive --------------------------------------------------------------------------
@@ -740,6 +750,7 @@ class ResistanceDrive:
         settings: EnvelopeSettings | None = None,
         on_cue: Callable[[Cue], object] | None = None,
         on_clear_cue: Callable[[CueKind | None], object] | None = None,
+        on_fault: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick_s: float = 0.02,
         apply_timeout_s: float = 1.0,
@@ -751,6 +762,7 @@ class ResistanceDrive:
         self.publish = publish
         self.on_cue = on_cue
         self.on_clear_cue = on_clear_cue
+        self.on_fault = on_fault
         self.clock = clock
         self.tick_s = tick_s
         self.apply_timeout_s = apply_timeout_s
@@ -797,9 +809,13 @@ class ResistanceDrive:
         assert self._group is not None
         await self._group.__aexit__(None, None, None)
         if self.actuator is not None and self.actuator.link is LinkState.CONNECTED:
-            with contextlib.suppress(DeviceError, TimeoutError):  # the device's watchdog backs us
+            try:  # best effort on the way out: the device's own watchdog backs us
                 async with asyncio.timeout(self.apply_timeout_s):
                     await self.actuator.apply(EnterSafeState())
+            except (DeviceError, TimeoutError) as error:
+                log.warning("station %s: safe state on exit failed: %s", self.station_id, error)
+            except Exception:
+                log.exception("station %s: safe state on exit raised", self.station_id)
 
     # -- commands (synchronous: decide now, send in order) ---------------------------------
 
@@ -1053,6 +1069,8 @@ class ResistanceDrive:
                 self.on_clear_cue(kind)
             else:
                 self.show_cue(None)
+        if verdict.fault is not None and self.on_fault is not None:
+            self.on_fault(verdict.fault)  # the station's state follows its drive
         return verdict
 
     async def _run(self) -> None:
@@ -1086,19 +1104,20 @@ class ResistanceDrive:
             if isinstance(command, SetLoad) and adapter is self.actuator and self.envelope:
                 self.envelope.acknowledge(command.value, at=self.clock())
         except (DeviceError, TimeoutError) as exc:
-            what = type(command).__name__
-            problem = str(exc) or "no answer in time"
-            if adapter is not self.actuator or isinstance(command, ShowCue):
-                log.warning(
-                    "station %s: %s to %s failed: %s",
-                    self.station_id,
-                    what,
-                    adapter.device_id,
-                    problem,
-                )
-                return
-            if isinstance(command, EnterSafeState | ResetFault):
-                # the link is down: the device's own watchdog holds it safe meanwhile
-                log.warning("station %s: %s failed: %s", self.station_id, what, problem)
-                return
-            self._fault(f"{what} failed: {problem}")
+            self._failed(adapter, command, str(exc) or "no answer in time")
+        except Exception as exc:  # an adapter's bug must not take the station's safety down
+            log.exception("station %s: %s raised", self.station_id, adapter.device_id)
+            self._failed(adapter, command, f"adapter error {type(exc).__name__}: {exc}")
+
+    def _failed(self, adapter: Adapter, command: Command, problem: str) -> None:
+        what = type(command).__name__
+        if adapter is not self.actuator or isinstance(command, ShowCue):
+            log.warning(
+                "station %s: %s to %s failed: %s", self.station_id, what, adapter.device_id, problem
+            )
+            return
+        if isinstance(command, EnterSafeState | ResetFault):
+            # the link is down: the device's own watchdog holds it safe meanwhile
+            log.warning("station %s: %s failed: %s", self.station_id, what, problem)
+            return
+        self._fault(f"{what} failed: {problem}")

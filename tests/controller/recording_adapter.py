@@ -15,16 +15,18 @@ import numpy as np
 
 from equipment_adapters.base import (
     Adapter,
+    BatchSink,
     Capabilities,
     Command,
     EquipmentKind,
+    EventSink,
     LinkState,
     LoadRange,
     LoadUnit,
     ModeKind,
 )
 from equipment_adapters.batch import Channel, SampleBatch
-from equipment_adapters.errors import DeviceError, DeviceUnavailableError
+from equipment_adapters.errors import DeviceUnavailableError
 
 RACK_LOAD = LoadRange(
     LoadUnit.KG, minimum=0.0, maximum=200.0, increment=0.5, max_increase_per_s=100.0
@@ -54,13 +56,22 @@ def band_capabilities() -> Capabilities:
 class RecordingAdapter(Adapter):
     """Records ``(monotonic time, command)``; can be made slow or failing."""
 
-    def __init__(self, device_id: str, capabilities: Capabilities) -> None:
-        super().__init__(device_id=device_id, on_batch=lambda batch: None)
+    def __init__(
+        self,
+        device_id: str,
+        capabilities: Capabilities,
+        *,
+        on_batch: BatchSink | None = None,
+        on_event: EventSink | None = None,
+    ) -> None:
+        super().__init__(
+            device_id=device_id, on_batch=on_batch or (lambda batch: None), on_event=on_event
+        )
         self._capabilities = capabilities
         self.commands: list[tuple[float, Command]] = []  #: (time the apply returned, command)
         self.entered: list[float] = []  #: time each recorded apply began
         self.delay_s = 0.0
-        self.fail_with: DeviceError | None = None
+        self.fail_with: Exception | None = None
         self.hang = False
 
     @property
@@ -80,11 +91,13 @@ class RecordingAdapter(Adapter):
         self.entered.append(entered)
         self.commands.append((time.monotonic(), command))
 
-    def deliver(self, n: int = 10) -> None:
+    def deliver(
+        self, n: int = 10, *, channel: Channel = Channel.POSITION, value: float = 0.0
+    ) -> None:
         """A batch of samples arrives now (keeps the actuator's data fresh)."""
         self._deliver(
             SampleBatch(
-                self.device_id, Channel.POSITION, 0.0, 0.01, np.zeros(n), received=time.monotonic()
+                self.device_id, channel, 0.0, 0.01, np.full(n, value), received=time.monotonic()
             )
         )
 

@@ -183,12 +183,24 @@ async def test_device_faults_and_lost_links_go_safe(harness: Harness, event: obj
     assert harness.kinds()[-1] != "SetLoad"
 
 
-async def test_a_refused_command_puts_the_station_safe(harness: Harness) -> None:
-    harness.rack.fail_with = ProtocolError("illegal data value", code=3, device_id="rack-1-rack")
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            ProtocolError("illegal data value", code=3, device_id="rack-1-rack"),
+            "SetLoad failed: rack-1-rack: illegal data value (code 0x03)",
+        ),
+        (RuntimeError("bug in a codec"), "SetLoad failed: adapter error RuntimeError: bug in a"),
+    ],
+)
+async def test_a_refused_command_or_an_adapter_bug_puts_the_station_safe(
+    harness: Harness, error: Exception, message: str
+) -> None:
+    harness.rack.fail_with = error
     harness.drive.request_load(10.0, source=PLAN)
     await eventually(lambda: harness.drive.in_safe_state, within=2.0)
     alerts = [e for e in harness.events.drain() if isinstance(e, Alert)]
-    assert "SetLoad failed: rack-1-rack: illegal data value (code 0x03)" in alerts[0].message
+    assert message in alerts[0].message
 
 
 async def test_a_device_that_does_not_answer_puts_the_station_safe() -> None:

@@ -16,6 +16,8 @@ from controller.safety import Envelope, EnvelopeSettings, Limits, Verdict
 from equipment_adapters.base import (
     Command,
     EnterSafeState,
+    LoadRange,
+    LoadUnit,
     ModeKind,
     ResetFault,
     ResistanceMode,
@@ -403,3 +405,15 @@ def test_no_sequence_passes_the_ceiling_or_the_rate_and_estop_always_wins(
         now += dt
         # the e-stop state seen from outside always matches
         assert (env.estop_reason is not None) == model.estopped
+
+
+def test_a_continuous_device_gets_a_bounded_command_rate() -> None:
+    bike = LoadRange(
+        LoadUnit.WATT, minimum=0.0, maximum=1000.0, increment=0.0, max_increase_per_s=100.0
+    )
+    env = make(load=bike, rate_per_s=100.0, announce_threshold=1000.0)
+    env.request_load(50.0, source=PLAN, now=0.0)
+    steps = ramp(env, 0.0, 1.0, step=0.001)  # ticked at 1 kHz
+    assert steps[-1] == 50.0
+    assert len(steps) <= 26  # 0.5 s of ramp, one step per 20 ms at most
+    assert all(b - a <= 2.0 + 1e-9 for a, b in zip([0.0, *steps], steps, strict=False))
