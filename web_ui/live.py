@@ -353,6 +353,7 @@ class LiveFloor:
         after = event.after
         if after is StationState.SET_ACTIVE and event.before is not StationState.SET_ACTIVE:
             self._new_set(live)
+            snap = self._set_from_service(snap)
         if after in _EMPTY:
             live.live_velocity_ms = None
             return replace(
@@ -380,6 +381,22 @@ class LiveFloor:
             estopped=after is StationState.ESTOPPED,
             athlete_id=event.athlete_id or snap.athlete_id,
             session_id=event.session_id or snap.session_id,
+        )
+
+    def _set_from_service(self, snap: StationSnapshot) -> StationSnapshot:
+        """A new set: its number, exercise and target come from the station itself (the
+        first rep event would bring them only after the first rep)."""
+        try:
+            fresh = self.gym.station(snap.station_id)
+        except NotFoundError:
+            return replace(snap, reps=0)
+        return replace(
+            snap,
+            set_id=fresh.set_id,
+            exercise=fresh.exercise or snap.exercise,
+            set_index=fresh.set_index,
+            target_reps=fresh.target_reps,
+            reps=0,
         )
 
     @staticmethod

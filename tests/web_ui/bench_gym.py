@@ -1,12 +1,14 @@
 """A site built from the controller's real parts, for the panel's tests and screenshots.
 
 ``BenchGym`` implements ``controller.service.GymService`` the way the site's ``Gym`` will:
-each station is a real ``StationStateMachine``, a real ``ResistanceDrive`` (the safety
-envelope) over a ``RecordingAdapter`` (the adapter boundary: it records every command the
-device would get), and a real ``CueRouter``, all publishing on the real bus that the real
-store records. Only the device I/O is absent. ``run_set`` plays a set through those parts
-with the velocities of a ``SimulatedAthlete`` (the emulators' athlete model), streaming
-bar-velocity telemetry and keeping the actuator's data fresh like a rack would.
+each station is a real ``controller.station.Station`` (state machine, ``ResistanceDrive``
+safety envelope, cue router, telemetry from the rack's sample batches) over a
+``RecordingAdapter`` at the adapter boundary (it records every command the device would
+get), publishing on the real bus that the real store records. Only the device I/O is
+absent. ``run_set`` plays a set through the station with the velocities of a
+``SimulatedAthlete`` (the emulators' athlete model): bar positions arrive as sample
+batches like a rack's FIFO, and the reps, cues and decisions that the session runner will
+publish are published the same way.
 """
 
 from __future__ import annotations
@@ -16,58 +18,67 @@ import contextlib
 import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 import numpy as np
 
 from controller.bus import EventBus
-from controller.config import SafetyConfig
-from controller.cue_router import CueRouter
-from controller.cues import Cue, rep_cue, velocity_zone_colour
+from controller.config import (
+    BleDeviceConfig,
+    DeviceRole,
+    DevicesConfig,
+    RackConfig,
+    SafetyConfig,
+    StationConfig,
+)
+from controller.cues import CueKind, rep_cue, velocity_zone_colour
 from controller.errors import IllegalTransitionError, NotFoundError
 from controller.events import (
-    Alert,
     CommandOutcome,
     CommandSource,
     DecisionEvent,
-    Event,
     LoadVelocityPoint,
     RepEvent,
     SessionEnded,
     SessionStarted,
     SetEvent,
     SetStop,
-    Telemetry,
 )
-from controller.safety import Limits, ResistanceDrive, Verdict
+from controller.safety import Verdict
 from controller.service import (
-    VELOCITY_CHANNEL,
-    ActiveAlert,
     CommandResult,
     DeviceHealth,
     ServiceHealth,
     StationSnapshot,
 )
-from controller.station_state import StationStateMachine
+from controller.station import Station
 from controller.store import Store
-from equipment_adapters.base import CueColour, EquipmentKind
+from equipment_adapters.base import (
+    Adapter,
+    BatchSink,
+    CueColour,
+    EquipmentKind,
+    EventSink,
+)
+from equipment_adapters.batch import Channel, SampleBatch
 from equipment_adapters.emulators.athlete import SimulatedAthlete
 from kernels.reps import RepMetrics
 from plans.decisions import Decision, DecisionKind
 from tests.controller.recording_adapter import RecordingAdapter, rack_capabilities
 
+SAMPLE_HZ = 100.0  #: the bench racks' position sample rate
+BATCH_S = 0.05  #: one FIFO read every 50 ms
+
 
 @dataclass
 class BenchStation:
-    station_id: str
-    name: str
+    """A real station, with what the (future) session runner knows about its set."""
+
+    station: Station
     adapter: RecordingAdapter
-    drive: ResistanceDrive
-    machine: StationStateMachine
-    cues: CueRouter
     exercise: str | None = None
     set_id: str | None = None
     set_index: int | None = None
@@ -78,18 +89,35 @@ class BenchStation:
     last_zone: CueColour | None = None
     next_load: float | None = None
     next_load_reason: str | None = None
-    alerts: dict[str, ActiveAlert] = field(default_factory=dict)
+    position_m: float = 0.0
+    device_time_s: float = 0.0
 
 
 def _result(verdict: Verdict) -> CommandResult:
     return CommandResult(verdict.outcome, verdict.reason, verdict.target)
 
 
-def half_sine_velocity(mean_ms: float, duration_s: float, hz: float) -> np.ndarray:
-    """The concentric velocity of a rep with the given mean (a half sine), sampled."""
-    n = max(2, round(duration_s * hz))
-    t = (np.arange(n) + 0.5) / n
-    return mean_ms * (math.pi / 2) * np.sin(math.pi * t)
+def _make_adapter(
+    role: DeviceRole,
+    device: RackConfig | BleDeviceConfig,
+    device_id: str,
+    on_batch: BatchSink,
+    on_event: EventSink,
+) -> Adapter:
+    del device
+    assert role == "rack", "the bench stations are racks"
+    return RecordingAdapter(device_id, rack_capabilities(), on_batch=on_batch, on_event=on_event)
+
+
+def rep_positions(mean_ms: float, concentric_s: float, eccentric_s: float) -> np.ndarray:
+    """Bar positions of one rep sampled at ``SAMPLE_HZ``: down, then up with a half-sine
+    velocity whose mean is ``mean_ms`` (up is positive)."""
+    rom = mean_ms * concentric_s
+    down = np.arange(round(eccentric_s * SAMPLE_HZ)) / SAMPLE_HZ
+    up = np.arange(round(concentric_s * SAMPLE_HZ)) / SAMPLE_HZ
+    lowering = rom * 0.5 * (1 + np.cos(math.pi * down / eccentric_s))
+    rising = rom * 0.5 * (1 - np.cos(math.pi * up / concentric_s))
+    return np.concatenate([lowering, rising]) - rom
 
 
 class BenchGym:
@@ -107,31 +135,32 @@ class BenchGym:
         self._bus = bus
         self.store = store
         self._site_name = site_name
-        self.stations_by_id: dict[str, BenchStation] = {}
-        self._specs = list(stations)
         #: a loaded test machine may stall the loop for a while: staleness at 1 s, not 250 ms
-        self._safety = safety or SafetyConfig(stale_after_ms=1000)
+        safety = safety or SafetyConfig(stale_after_ms=1000)
+        self._configs = [
+            StationConfig(
+                id=station_id,
+                name=name,
+                devices=DevicesConfig(rack=RackConfig(host="127.0.0.1", map="bench-rack")),
+                safety=safety,
+            )
+            for station_id, name in stations
+        ]
+        self.stations_by_id: dict[str, BenchStation] = {}
         self._stack = contextlib.AsyncExitStack()
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
         try:
-            for station_id, name in self._specs:
-                adapter = RecordingAdapter(f"{station_id}-rack", rack_capabilities())
-                await self._stack.enter_async_context(adapter)
-                publish = self._publisher(station_id)
-                drive = ResistanceDrive(
-                    station_id=station_id, actuator=adapter, publish=publish, safety=self._safety
+            for config in self._configs:
+                station = Station(
+                    config, bus=self._bus, make_adapter=_make_adapter, telemetry_hz=20.0
                 )
-                await self._stack.enter_async_context(drive)
-                cues = CueRouter(station_id=station_id, show=self._shower(drive), publish=publish)
-                await self._stack.enter_async_context(cues)
-                machine = StationStateMachine(station_id, publish=publish)
-                self.stations_by_id[station_id] = BenchStation(
-                    station_id, name, adapter, drive, machine, cues
-                )
-                machine.connected()
+                await self._stack.enter_async_context(station)
+                adapter = station.adapters["rack"]
+                assert isinstance(adapter, RecordingAdapter)
+                self.stations_by_id[config.id] = BenchStation(station, adapter)
         except BaseException:
             await self._stack.aclose()
             raise
@@ -144,28 +173,6 @@ class BenchGym:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.__aexit__(exc_type, exc, tb)
-
-    def _publisher(self, station_id: str) -> Callable[[Event], None]:
-        def publish(event: Event) -> None:
-            station = self.stations_by_id.get(station_id)
-            if station is not None and isinstance(event, Alert):
-                if event.cleared:
-                    station.alerts.pop(event.code, None)
-                else:
-                    station.alerts[event.code] = ActiveAlert(
-                        event.code, event.severity, event.message, event.ts
-                    )
-            self._bus.publish(event)
-
-        return publish
-
-    @staticmethod
-    def _shower(drive: ResistanceDrive) -> Callable[[Cue | None], None]:
-        def show(cue: Cue | None) -> None:
-            if cue is not None:
-                drive.show_cue(cue)
-
-        return show
 
     # -- GymService -----------------------------------------------------------------------
 
@@ -184,16 +191,17 @@ class BenchGym:
             raise NotFoundError(f"no station {station_id!r}") from None
 
     def _snapshot(self, s: BenchStation) -> StationSnapshot:
-        envelope = s.drive.envelope
+        station = s.station
+        envelope = station.drive.envelope
         assert envelope is not None
         return StationSnapshot(
-            station_id=s.station_id,
-            name=s.name,
-            state=s.machine.state,
+            station_id=station.id,
+            name=station.config.display_name,
+            state=station.state.state,
             kind=EquipmentKind.RACK.value,
             unit=envelope.unit,
-            athlete_id=s.machine.athlete_id,
-            session_id=s.machine.session_id,
+            athlete_id=station.state.athlete_id,
+            session_id=station.state.session_id,
             set_id=s.set_id,
             exercise=s.exercise,
             set_index=s.set_index,
@@ -206,9 +214,8 @@ class BenchGym:
             last_zone=s.last_zone,
             next_load=s.next_load,
             next_load_reason=s.next_load_reason,
-            estopped=s.drive.estopped,
-            alerts=tuple(s.alerts.values()),
-            ts=time.time(),
+            estopped=station.drive.estopped,
+            ts=time.time(),  # alerts: the live floor folds them from the bus
         )
 
     def stations(self) -> list[StationSnapshot]:
@@ -221,7 +228,7 @@ class BenchGym:
         return ServiceHealth(
             mqtt_connected=None,
             devices=tuple(
-                DeviceHealth(s.adapter.device_id, s.station_id, "rack", s.adapter.link)
+                DeviceHealth(s.adapter.device_id, s.station.id, "rack", s.adapter.link)
                 for s in self.stations_by_id.values()
             ),
             store_writable=self.store.writer.stats().writable,
@@ -229,27 +236,23 @@ class BenchGym:
 
     async def estop(self, station_id: str, *, by: str, reason: str = "") -> CommandResult:
         s = self._get(station_id)
-        verdict = s.drive.estop(source=CommandSource.STAFF, reason=reason or "panel", by=by)
-        s.machine.estop(f"e-stop by {by}")
+        verdict = s.station.estop(source=CommandSource.STAFF, reason=reason or "panel", by=by)
         async with asyncio.timeout(1.0):
-            await s.drive.settle()  # the safe-state command has reached the device
+            await s.station.drive.settle()  # the safe-state command has reached the device
         return _result(verdict)
 
     async def release(self, station_id: str, *, by: str) -> CommandResult:
-        s = self._get(station_id)
-        verdict = s.drive.release(by=by, source=CommandSource.STAFF)
-        if verdict.outcome is CommandOutcome.APPLIED:
-            s.machine.release(by)
-        return _result(verdict)
+        return _result(self._get(station_id).station.release(by=by))
 
     async def override_load(
         self, station_id: str, value: float, *, by: str, reason: str = ""
     ) -> CommandResult:
         s = self._get(station_id)
-        envelope = s.drive.envelope
+        drive = s.station.drive
+        envelope = drive.envelope
         assert envelope is not None
         before = envelope.level
-        verdict = s.drive.request_load(
+        verdict = drive.request_load(
             value, source=CommandSource.STAFF, reason=reason or "staff override", by=by
         )
         if verdict.outcome is not CommandOutcome.REFUSED:
@@ -266,36 +269,33 @@ class BenchGym:
                         why,
                         {"requested": value, "by": by},
                     ),
-                    athlete_id=s.machine.athlete_id,
-                    session_id=s.machine.session_id,
+                    athlete_id=s.station.state.athlete_id,
+                    session_id=s.station.state.session_id,
                 )
             )
-        await s.drive.settle()
+        await drive.settle()
         return _result(verdict)
 
     async def check_in(self, station_id: str, athlete_id: str, *, by: str) -> CommandResult:
         s = self._get(station_id)
         session_id = "s-" + secrets.token_hex(4)
         try:
-            s.machine.check_in(athlete_id, session_id)
+            s.station.check_in(athlete_id, session_id)
         except IllegalTransitionError as exc:
             return CommandResult(CommandOutcome.REFUSED, str(exc))
-        s.drive.session_id = session_id
-        verdict = s.drive.set_limits(Limits(athlete_id=athlete_id))
         self._bus.publish(
             SessionStarted(station_id=station_id, session_id=session_id, athlete_id=athlete_id)
         )
         s.sets_done = 0
-        return CommandResult(CommandOutcome.APPLIED, f"checked in by {by}", verdict.target)
+        return CommandResult(CommandOutcome.APPLIED, f"checked in by {by}")
 
     async def check_out(self, station_id: str, *, by: str) -> CommandResult:
         s = self._get(station_id)
-        athlete, session = s.machine.athlete_id, s.machine.session_id
+        athlete, session = s.station.state.athlete_id, s.station.state.session_id
         try:
-            s.machine.check_out(f"checked out by {by}")
+            s.station.check_out(f"checked out by {by}")
         except IllegalTransitionError as exc:
             return CommandResult(CommandOutcome.REFUSED, str(exc))
-        s.drive.set_limits(Limits())
         if athlete is not None and session is not None:
             self._bus.publish(
                 SessionEnded(
@@ -311,6 +311,32 @@ class BenchGym:
 
     # -- playing sets ------------------------------------------------------------------------
 
+    def _feed(self, s: BenchStation, positions: np.ndarray) -> None:
+        """Bar positions arrive as a batch, like a rack's FIFO read."""
+        s.adapter._deliver(  # the adapter base's delivery: freshness, then the station
+            SampleBatch(
+                s.adapter.device_id,
+                Channel.POSITION,
+                s.device_time_s,
+                1.0 / SAMPLE_HZ,
+                positions.astype(np.float64),
+                received=time.monotonic(),
+            )
+        )
+        s.device_time_s += positions.size / SAMPLE_HZ
+        s.position_m = float(positions[-1])
+
+    async def _stream(self, s: BenchStation, positions: np.ndarray) -> bool:
+        """Play positions in real time; False when the station left its set (e-stop)."""
+        chunk = max(1, round(BATCH_S * SAMPLE_HZ))
+        for start in range(0, positions.size, chunk):
+            if s.station.drive.in_safe_state:
+                return False
+            part = positions[start : start + chunk]
+            self._feed(s, part)
+            await asyncio.sleep(part.size / SAMPLE_HZ)
+        return not s.station.drive.in_safe_state
+
     async def run_set(
         self,
         station_id: str,
@@ -320,58 +346,41 @@ class BenchGym:
         load: float = 100.0,
         reps: int = 5,
         rep_s: float = 0.6,
-        telemetry_hz: float = 25.0,
         band: tuple[float, float] = (0.45, 0.75),
     ) -> list[float]:
         """Play one set at the station (the athlete must be checked in); returns the mean
         velocity of each rep. Stops at once if the station leaves its set (an e-stop)."""
         s = self._get(station_id)
-        athlete_id = s.machine.athlete_id
+        station = s.station
+        athlete_id = station.state.athlete_id
         assert athlete_id is not None, "check the athlete in first"
-        s.drive.request_load(load, source=CommandSource.PLAN, reason="the plan's load")
-        if s.drive.envelope is not None and s.drive.envelope.pending is not None:
-            s.drive.confirm(source=CommandSource.ATHLETE)
+        station.drive.request_load(load, source=CommandSource.PLAN, reason="the plan's load")
+        envelope = station.drive.envelope
+        assert envelope is not None
+        if envelope.pending is not None:
+            station.drive.confirm(source=CommandSource.ATHLETE)
+            # the envelope does not take its "confirm" cue down; the runner does
+            station.cues.clear(CueKind.CONFIRM_LOAD)
         deadline = time.monotonic() + 10.0
-        while not s.drive.envelope.at_target():  # type: ignore[union-attr]
-            s.adapter.deliver()
+        while not envelope.at_target():
+            self._feed(s, np.zeros(5))
             assert time.monotonic() < deadline, "the load never reached its target"
             await asyncio.sleep(0.02)
-        await s.drive.settle()
-        s.machine.load_ready()
+        await station.drive.settle()
+        station.state.load_ready()
         s.set_index = s.sets_done
-        s.set_id = f"{s.machine.session_id}-set-{s.set_index}"
+        s.set_id = f"{station.state.session_id}-set-{s.set_index}"
         s.exercise = exercise
         s.reps = 0
         s.target_reps = reps
-        s.adapter.deliver()
-        s.machine.start_set()
-        s.drive.begin_set(set_id=s.set_id)
+        self._feed(s, np.zeros(5))
+        station.begin_set(s.set_id)
         started = time.time()
         velocities: list[float] = []
-        t_device = 0.0
         for rep_index in range(reps):
             velocity = athlete.rep_velocity(exercise, load, rep_index)
-            samples = half_sine_velocity(velocity, rep_s, telemetry_hz)
-            chunk = max(1, round(telemetry_hz / 10))
-            for start in range(0, samples.size, chunk):
-                if s.drive.in_safe_state:
-                    return velocities
-                values = samples[start : start + chunk]
-                s.adapter.deliver()
-                self._bus.publish(
-                    Telemetry(
-                        station_id=station_id,
-                        device_id=s.adapter.device_id,
-                        channel=VELOCITY_CHANNEL,
-                        unit="m/s",
-                        t0=t_device,
-                        period=1.0 / telemetry_hz,
-                        values=tuple(float(v) for v in values),
-                    )
-                )
-                t_device += values.size / telemetry_hz
-                await asyncio.sleep(values.size / telemetry_hz)
-            if s.drive.in_safe_state:
+            positions = rep_positions(velocity, rep_s, rep_s)
+            if not await self._stream(s, positions):
                 return velocities
             velocities.append(velocity)
             s.reps = rep_index + 1
@@ -380,7 +389,7 @@ class BenchGym:
             self._bus.publish(
                 RepEvent(
                     station_id=station_id,
-                    session_id=s.machine.session_id or "",
+                    session_id=station.state.session_id or "",
                     set_id=s.set_id,
                     athlete_id=athlete_id,
                     exercise=exercise,
@@ -392,15 +401,15 @@ class BenchGym:
                     velocity_loss_pct=100 * (1 - velocity / velocities[0]),
                 )
             )
-            s.cues.offer(rep_cue(rep_index + 1, velocity, s.last_zone))
-        s.drive.end_set()
+            station.cues.offer(rep_cue(rep_index + 1, velocity, s.last_zone))
+        station.end_set("rep target reached")
         s.sets_done += 1
-        s.machine.end_set("rep target reached")
         best = max(velocities)
+        session_id = station.state.session_id or ""
         self._bus.publish(
             SetEvent(
                 station_id=station_id,
-                session_id=s.machine.session_id or "",
+                session_id=session_id,
                 set_id=s.set_id,
                 athlete_id=athlete_id,
                 exercise=exercise,
@@ -423,7 +432,7 @@ class BenchGym:
                 exercise=exercise,
                 load=load,
                 velocity_ms=best,
-                session_id=s.machine.session_id,
+                session_id=session_id,
                 set_id=s.set_id,
             )
         )
@@ -449,7 +458,7 @@ class BenchGym:
                     {"first_rep_ms": first, "target_ms": target},
                 ),
                 athlete_id=athlete_id,
-                session_id=s.machine.session_id,
+                session_id=session_id,
                 set_id=s.set_id,
             )
         )

@@ -103,7 +103,7 @@ async def test_station_commands_go_through_the_envelope_and_answer_with_its_verd
     release = await client.post("/api/v1/stations/rack-1/release", headers=h)
     assert release.status_code == 200
     assert release.json()["station"]["estopped"] is False
-    await site.gym.stations_by_id["rack-1"].drive.settle()
+    await site.gym.stations_by_id["rack-1"].station.drive.settle()
     assert any(isinstance(c, ResetFault) for _, c in adapter.commands[mark:])
     again = await client.post("/api/v1/stations/rack-1/release", headers=h)
     assert again.status_code == 409
@@ -127,7 +127,7 @@ async def test_a_staff_override_within_the_ceiling_reaches_the_device(
 ) -> None:
     client, h = coach
     station = site.gym.stations_by_id["rack-2"]
-    station.drive.set_limits(Limits(athlete_id="a-x", athlete_e1rm=50.0, margin_pct=10.0))
+    station.station.drive.set_limits(Limits(athlete_id="a-x", athlete_e1rm=50.0, margin_pct=10.0))
     response = await client.post(
         "/api/v1/stations/rack-2/load", json={"value": 4, "confirm": True}, headers=h
     )

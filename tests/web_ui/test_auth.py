@@ -312,7 +312,7 @@ async def test_state_changes_need_the_csrf_token_with_a_cookie(site: Site) -> No
         assert (await client.post(estop, json={}, headers=cross)).status_code == 403
         foreign = {"X-CSRF-Token": csrf, "Origin": "https://evil.example"}
         assert (await client.post(estop, json={}, headers=foreign)).status_code == 403
-        assert not site.gym.stations_by_id["rack-1"].drive.estopped
+        assert not site.gym.stations_by_id["rack-1"].station.drive.estopped
         # forms: the token in the csrf_token field
         assert (await client.post("/athletes", data={"display_name": "X"})).status_code == 403
         ok = await client.post("/athletes", data={"display_name": "Xenia", "csrf_token": csrf})
@@ -326,7 +326,7 @@ async def test_state_changes_need_the_csrf_token_with_a_cookie(site: Site) -> No
         }
         response = await client.post(estop, json={}, headers=own)
         assert response.status_code == 200
-        assert site.gym.stations_by_id["rack-1"].drive.estopped
+        assert site.gym.stations_by_id["rack-1"].station.drive.estopped
 
 
 async def test_api_tokens_act_with_their_user_role_and_need_no_csrf(site: Site) -> None:

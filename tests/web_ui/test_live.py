@@ -154,3 +154,18 @@ async def test_a_rep_cue_colours_the_last_rep(site: Site) -> None:
     tile = site.runtime.live.tile(site.runtime.live.get("rack-1"))
     assert tile["last_zone"] == "red"
     assert tile["zone_label"] == "below zone"
+
+
+async def test_a_new_set_shows_its_number_before_its_first_rep(site: Site) -> None:
+    live = site.runtime.live
+    (athlete,) = await add_athletes(site.store, [DEMO_ATHLETES[0]])
+    await site.gym.check_in("rack-1", athlete.athlete_id, by="test")
+    await site.gym.run_set("rack-1", athlete.model, load=30, reps=2, rep_s=0.1)
+    await settle(site)
+    second = asyncio.create_task(
+        site.gym.run_set("rack-1", athlete.model, load=30, reps=4, rep_s=0.5), name="set-2"
+    )
+    await eventually(lambda: live.get("rack-1").snapshot.state.value == "set_active")
+    tile = live.tile(live.get("rack-1"))
+    assert (tile["set_index"], tile["reps"], tile["target_reps"]) == (1, 0, 4)
+    await second
