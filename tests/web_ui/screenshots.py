@@ -151,7 +151,7 @@ async def _browse(demo: Demo, out: Path) -> list[Path]:
                     await asyncio.sleep(0.5)
                     shots.append(await _shot(page, out, "athlete", label, full=True))
                     await page.goto(f"{base}/plans/new")
-                    await page.fill("#name", "Power, jumps and light squats")
+                    await page.fill("#title", "Power, jumps and light squats")
                     await page.fill('[id="sessions[0].blocks[0].exercise"]', "back_squat")
                     await page.fill('[id="sessions[0].blocks[0].load.value"]', "140")
                     await page.press('[id="sessions[0].blocks[0].load.value"]', "Tab")

@@ -235,28 +235,32 @@ def publish_history(
 
 
 PLAN_BODY = {
-    "name": "Strength block, VL 20 %",
+    "name": "strength-vl20",
+    "title": "Strength block, VL 20 %",
     "description": "Heavy squats, each set stopped at 20 % velocity loss.",
+    "goal": "strength",
+    "weeks": 4,
     "sessions": [
         {
-            "name": "Day A",
+            "name": "day-a",
+            "title": "Day A",
             "blocks": [
                 {
+                    "type": "strength",
                     "exercise": "back_squat",
                     "sets": 4,
-                    "reps_min": 3,
-                    "reps_max": 5,
-                    "load": {"kind": "pct_1rm", "value": 80},
-                    "velocity_loss_pct": 20,
+                    "reps": {"min": 3, "max": 5},
+                    "load": {"kind": "percent_1rm", "percent": 80},
+                    "velocity_loss_stop_pct": 20,
                     "rest_s": 180,
                 },
                 {
+                    "type": "strength",
                     "exercise": "bench_press",
                     "sets": 3,
-                    "reps_min": 4,
-                    "reps_max": 6,
-                    "load": {"kind": "velocity", "value": 0.55},
-                    "velocity_loss_pct": 20,
+                    "reps": {"min": 4, "max": 6},
+                    "load": {"kind": "velocity_zone", "min_ms": 0.5, "max_ms": 0.6},
+                    "velocity_loss_stop_pct": 20,
                     "rest_s": 150,
                 },
             ],
@@ -287,8 +291,8 @@ async def add_user(store: Store, username: str, role: Role, password_hash: str) 
     return user_id
 
 
-async def add_plan(store: Store, plan_id: str = "p-strength", by: str = "seed") -> str:
+async def add_plan(store: Store, plan_id: str = "strength-vl20", by: str = "seed") -> str:
     await store.writer.call(
-        partial(save_plan, plan_id=plan_id, name=str(PLAN_BODY["name"]), body=PLAN_BODY, by=by)
+        partial(save_plan, plan_id=plan_id, name=str(PLAN_BODY["title"]), body=PLAN_BODY, by=by)
     )
     return plan_id

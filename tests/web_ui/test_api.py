@@ -245,20 +245,25 @@ async def test_plans_are_validated_with_each_problem_at_its_field(
     client, h = coach
     broken = json.loads(json.dumps(PLAN_BODY))
     broken["sessions"][0]["blocks"][0]["sets"] = 0
-    broken["sessions"][0]["blocks"][1]["load"] = {"kind": "velocity", "value": 9}
-    broken["sessions"][0]["blocks"][1]["reps_max"] = 2
+    broken["sessions"][0]["blocks"][1]["load"] = {
+        "kind": "velocity_zone",
+        "min_ms": 9,
+        "max_ms": 9.5,
+    }
+    broken["sessions"][0]["blocks"][1]["reps"]["max"] = 2
     response = await client.post("/api/v1/plans", json=broken, headers=h)
     assert response.status_code == 422
     errors = {e["path"]: e["message"] for e in response.json()["errors"]}
     assert set(errors) == {
         "sessions[0].blocks[0].sets",
-        "sessions[0].blocks[1].load.value",
-        "sessions[0].blocks[1].reps_max",
+        "sessions[0].blocks[1].load.min_ms",
+        "sessions[0].blocks[1].load.max_ms",
+        "sessions[0].blocks[1].reps.max",
     }
-    assert "0.1 and 2.5" in errors["sessions[0].blocks[1].load.value"]
+    assert "0.05 and 3" in errors["sessions[0].blocks[1].load.min_ms"]
     check = await client.post("/api/v1/plans/validate", json=broken, headers=h)
     assert check.json()["valid"] is False
-    assert len(check.json()["errors"]) == 3
+    assert len(check.json()["errors"]) == 4
     assert not (await client.get("/api/v1/plans")).json()["plans"]
 
     created = await client.post("/api/v1/plans", json=PLAN_BODY, headers=h)
@@ -268,7 +273,7 @@ async def test_plans_are_validated_with_each_problem_at_its_field(
     assert plan["body"] == PLAN_BODY
     assert plan["created_by"] == "carl"
     changed = json.loads(json.dumps(PLAN_BODY))
-    changed["name"] = "Strength block, VL 15 %"
+    changed["title"] = "Strength block, VL 15 %"
     put = await client.put(f"/api/v1/plans/{plan['id']}", json=changed, headers=h)
     assert put.json()["plan"]["version"] == 2
     assert (await client.put("/api/v1/plans/p-none", json=changed, headers=h)).status_code == 404
@@ -317,7 +322,7 @@ async def test_export_then_erase_an_athlete(
         )
     await add_plan(site.store)
     await client.post(
-        "/api/v1/plans/p-strength/assignments",
+        "/api/v1/plans/strength-vl20/assignments",
         json={"athlete_id": gone.athlete_id, "start_day": "2026-01-01"},
         headers=h,
     )

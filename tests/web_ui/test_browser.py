@@ -171,28 +171,28 @@ async def test_an_invalid_value_in_the_plan_editor_shows_its_message(
 ) -> None:
     async with browser_page(panel, role="coach") as page:
         await page.goto(f"{panel.url}/plans/new")
-        await page.fill("#name", "Jumps and squats")
+        await page.fill("#title", "Jumps and squats")
         await page.fill('[id="sessions[0].blocks[0].exercise"]', "back_squat")
-        field = '[id="sessions[0].blocks[0].reps_max"]'
+        field = '[id="sessions[0].blocks[0].reps.max"]'
         await page.fill(field, "1")
         await page.press(field, "Tab")  # the change triggers htmx's live check
-        message = page.locator('[id="err-sessions-0-blocks-0-reps_max"]')
+        message = page.locator('[id="err-sessions-0-blocks-0-reps-max"]')
         await message.wait_for(state="visible")
         assert "must be at least the minimum (3)" in await message.inner_text()
         assert await page.get_attribute(field, "aria-invalid") == "true"
         # the message sits next to its field: the same table cell
         same_cell = await page.evaluate(
-            "document.getElementById('err-sessions-0-blocks-0-reps_max').closest('td') === "
-            "document.getElementById('sessions[0].blocks[0].reps_max').closest('td')"
+            "document.getElementById('err-sessions-0-blocks-0-reps-max').closest('td') === "
+            "document.getElementById('sessions[0].blocks[0].reps.max').closest('td')"
         )
         assert same_cell
         focused = await page.evaluate("document.activeElement.id")
-        assert focused == "sessions[0].blocks[0].load.value"  # focus kept across the swap
+        assert focused == "sessions[0].blocks[0].load.kind"  # focus kept across the swap
         await page.fill(field, "5")
         await page.press(field, "Tab")
         await message.wait_for(state="detached")
         await page.click("button[value=save]")
-        await page.wait_for_url(f"{panel.url}/plans/p-*")
+        await page.wait_for_url(f"{panel.url}/plans/jumps-and-squats")
         assert "Jumps and squats" in await page.inner_text("h1")
 
 

@@ -139,14 +139,14 @@ async def test_the_athlete_page_holds_readiness_reasons_and_chart_data(site: Sit
         assert "Decision log" in page
         assigned = await client.post(
             f"/athletes/{athlete.athlete_id}/assign",
-            data={"csrf_token": csrf, "plan_id": "p-strength", "start_day": "2026-02-01"},
+            data={"csrf_token": csrf, "plan_id": "strength-vl20", "start_day": "2026-02-01"},
         )
         assert assigned.status_code == 303
         backwards = await client.post(
             f"/athletes/{athlete.athlete_id}/assign",
             data={
                 "csrf_token": csrf,
-                "plan_id": "p-strength",
+                "plan_id": "strength-vl20",
                 "start_day": "2026-02-01",
                 "end_day": "2026-01-01",
             },
@@ -163,43 +163,50 @@ async def test_the_plan_editor_puts_each_message_next_to_its_field(site: Site) -
         assert 'name="sessions[0].blocks[0].sets"' in form
         fields = {
             "csrf_token": csrf,
-            "name": "Squat power",
+            "title": "Squat power",
+            "name": "",
+            "goal": "power",
+            "weeks": "3",
             "description": "",
-            "sessions[0].name": "Day A",
+            "sessions[0].name": "day-a",
+            "sessions[0].title": "Day A",
             "sessions[0].blocks[0].exercise": "back_squat",
             "sessions[0].blocks[0].sets": "5",
-            "sessions[0].blocks[0].reps_min": "3",
-            "sessions[0].blocks[0].reps_max": "3",
-            "sessions[0].blocks[0].load.kind": "velocity",
+            "sessions[0].blocks[0].reps.min": "3",
+            "sessions[0].blocks[0].reps.max": "3",
+            "sessions[0].blocks[0].load.kind": "velocity_zone",
             "sessions[0].blocks[0].load.value": "7",
-            "sessions[0].blocks[0].velocity_loss_pct": "10",
+            "sessions[0].blocks[0].load.max_ms": "7.5",
+            "sessions[0].blocks[0].velocity_loss_stop_pct": "10",
             "sessions[0].blocks[0].rest_s": "120",
         }
-        # htmx's live check: the form again with the message, nothing saved
+        # htmx's live check: the form again with the messages, nothing saved
         check = await client.post("/plans/check", data=fields, headers={"HX-Request": "true"})
         assert check.status_code == 200
         assert check.text.lstrip().startswith('<form id="plan-form"')
         assert (
             field_error(check.text, "sessions[0].blocks[0].load.value")
-            == "⚠ target m/s must be between 0.1 and 2.5"
+            == "⚠ m/s zone must be between 0.05 and 3"
         )
         saved = await client.post("/plans/new", data={**fields, "action": "save"})
         assert saved.status_code == 422
-        assert "This plan has 1 problem" in saved.text
+        assert "This plan has 2 problems" in saved.text
         assert 'value="7"' in saved.text
         assert not (await client.get("/api/v1/plans")).json()["plans"]
         more = await client.post("/plans/new", data={**fields, "action": "add_block:0"})
         assert 'name="sessions[0].blocks[1].sets"' in more.text
         fields["sessions[0].blocks[0].load.value"] = "0.8"
+        fields["sessions[0].blocks[0].load.max_ms"] = "1.0"
         saved = await client.post("/plans/new", data={**fields, "action": "save"})
         assert saved.status_code == 303
         plan_url = saved.headers["location"]
+        assert plan_url == "/plans/squat-power"  # the short id comes from the title
         view = (await client.get(plan_url)).text
         assert "Squat power" in view
-        assert "target m/s" in view
+        assert "0.8\u20131 m/s" in view  # an en dash between the bounds
         edit = (await client.get(plan_url + "/edit")).text
         assert 'value="0.8"' in edit
-        fields["name"] = "Squat power 2"
+        fields["title"] = "Squat power 2"
         resaved = await client.post(plan_url + "/edit", data={**fields, "action": "save"})
         assert resaved.status_code == 303
         assert "version 2" in (await client.get(plan_url)).text

@@ -26,12 +26,15 @@ from web_ui.forms import field_errors, form_dict
 from web_ui.lvp import MVT_DEFAULTS
 from web_ui.permissions import Permission
 from web_ui.plan_form import (
+    GOALS,
     LOAD_KINDS,
     FieldError,
     blank_plan,
     body_from_form,
     edit,
-    errors_by_path,
+    editable,
+    errors_by_field,
+    load_value,
 )
 from web_ui.queries import assignments, athletes_overview, plan, plans
 from web_ui.routes.athletes import AssignmentIn, _assign
@@ -42,8 +45,14 @@ router = APIRouter()
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
-def new_plan_id() -> str:
-    return "p-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+async def new_plan_id(rt: PanelRuntime, body: Mapping[str, Any]) -> str:
+    """The plan's short id (``name``) when it is free, else that id with a random suffix."""
+    name = body.get("name")
+    base = name if isinstance(name, str) and name else "p"
+    rows = await rt.store.reader.query("SELECT id FROM plans WHERE id = ?", [base])
+    if not rows and base != "p":
+        return base
+    return f"{base}-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(5))
 
 
 def _check(rt: PanelRuntime, body: Mapping[str, Any]) -> list[FieldError]:
@@ -57,7 +66,7 @@ async def _save(
         partial(
             save_plan,
             plan_id=plan_id,
-            name=str(body["name"]).strip(),
+            name=str(body.get("title") or body["name"]).strip(),
             body=dict(body),
             by=principal.actor,
         ),
@@ -68,7 +77,7 @@ async def _save(
         "plan.save",
         target_type="plan",
         target_id=plan_id,
-        detail={"version": version, "name": body["name"]},
+        detail={"version": version, "name": body.get("name")},
         ip=ip,
     )
     return version
@@ -79,11 +88,14 @@ def _editor_context(
 ) -> dict[str, Any]:
     return {
         "body": body,
-        "errors": errors_by_path(errors),
+        "errors": errors_by_field(errors),
         "error_count": len(errors),
         "plan_id": plan_id,
         "checked": checked,
+        "can_edit": editable(body),
         "load_kinds": LOAD_KINDS,
+        "load_value": load_value,
+        "goals": GOALS,
         "exercises": sorted(MVT_DEFAULTS),
     }
 
@@ -135,7 +147,7 @@ async def _editor_post(request: Request, principal: Principal, plan_id: str | No
             _editor_context(body, errors, plan_id=plan_id, checked=True),
             status_code=422,
         )
-    target = plan_id or new_plan_id()
+    target = plan_id or await new_plan_id(rt, body)
     await _save(rt, principal, client_ip(request), target, body)
     return RedirectResponse(f"/plans/{target}", status_code=303)
 
@@ -265,19 +277,23 @@ async def plan_assign(
 # -- JSON API ---------------------------------------------------------------------------
 
 PLAN_EXAMPLE = {
-    "name": "Strength block, VL 20 %",
+    "name": "strength-vl20",
+    "title": "Strength block, VL 20 %",
     "description": "Four weeks of heavy squats stopped at 20 % velocity loss.",
+    "goal": "strength",
+    "weeks": 4,
     "sessions": [
         {
-            "name": "Day A",
+            "name": "day-a",
+            "title": "Day A",
             "blocks": [
                 {
+                    "type": "strength",
                     "exercise": "back_squat",
                     "sets": 4,
-                    "reps_min": 3,
-                    "reps_max": 5,
-                    "load": {"kind": "pct_1rm", "value": 80},
-                    "velocity_loss_pct": 20,
+                    "reps": {"min": 3, "max": 5},
+                    "load": {"kind": "percent_1rm", "percent": 80},
+                    "velocity_loss_stop_pct": 20,
                     "rest_s": 180,
                 }
             ],
@@ -326,7 +342,7 @@ async def add_plan(
     errors = _check(rt, body)
     if errors:
         return _problems(errors)
-    plan_id = new_plan_id()
+    plan_id = await new_plan_id(rt, body)
     await _save(rt, principal, client_ip(request), plan_id, body)
     return JSONResponse({"plan": await plan(rt.store.reader, plan_id)}, status_code=201)
 
