@@ -462,6 +462,34 @@ class LiveFloor:
             )
         self.site_version += 1
 
+    def refresh(self, fresh: StationSnapshot) -> LiveStation:
+        """Take the station's own snapshot (after a staff command) into the live view at
+        once, so every browser sees the command's effect without waiting for the bus."""
+        live = self._station(fresh.station_id)
+        snap = live.snapshot
+        live.snapshot = replace(
+            snap,
+            name=fresh.name,
+            state=fresh.state,
+            kind=fresh.kind or snap.kind,
+            unit=fresh.unit or snap.unit,
+            athlete_id=fresh.athlete_id,
+            session_id=fresh.session_id,
+            load=fresh.load,
+            target_load=fresh.target_load,
+            ceiling=fresh.ceiling,
+            estopped=fresh.estopped,
+            alerts=fresh.alerts or snap.alerts,
+            ts=fresh.ts or snap.ts,
+        )
+        if fresh.state is not StationState.SET_ACTIVE:
+            live.live_velocity_ms = None
+        if fresh.athlete_id:
+            self._want_name(fresh.athlete_id)
+        live.version += 1
+        self._bump()
+        return live
+
     # -- what the pages read -----------------------------------------------------------
 
     def ordered(self) -> list[LiveStation]:

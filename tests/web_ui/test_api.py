@@ -89,6 +89,9 @@ async def test_station_commands_go_through_the_envelope_and_answer_with_its_verd
     estop = await client.post("/api/v1/stations/rack-1/estop", json={"reason": "test"}, headers=h)
     assert estop.status_code == 200
     assert estop.json()["station"]["safe"] is True
+    # the answer is the floor's tile, and every viewer's tile has it already
+    assert estop.json()["station"]["state_label"] == "E-STOPPED"
+    assert site.runtime.live.get("rack-1").snapshot.estopped
     # answered once the safe-state command has reached the device
     assert any(isinstance(c, EnterSafeState) for _, c in adapter.commands[mark:])
 

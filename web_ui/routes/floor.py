@@ -163,7 +163,7 @@ async def _command(
         detail={**(detail or {}), **result.to_json()},
         ip=client_ip(request),
     )
-    body = {"result": result.to_json(), "station": after.to_json()}
+    body = {"result": result.to_json(), "station": rt.live.tile(rt.live.refresh(after))}
     return JSONResponse(body, status_code=200 if result.accepted else 409)
 
 

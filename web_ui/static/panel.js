@@ -97,7 +97,7 @@
     if (badge) {
       badge.className = "badge state-" + t.state;
       text(badge.querySelector(".icon"), STATE_ICONS[t.state] || "?");
-      text(badge.querySelector('[data-role="state-label"]'), t.state_label);
+      if (t.state_label) text(badge.querySelector('[data-role="state-label"]'), t.state_label);
     }
     const f = (name) => root.querySelector('[data-field="' + name + '"]');
     text(f("athlete"), t.athlete_name || t.athlete_id || "–");
