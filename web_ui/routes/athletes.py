@@ -37,6 +37,10 @@ from web_ui.runtime import PanelRuntime
 
 router = APIRouter()
 
+#: the athlete page shows the latest of these (the API and the export have them all)
+PAGE_SESSIONS = 15
+PAGE_DECISIONS = 25
+
 
 class AthleteIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -269,8 +273,8 @@ async def _detail(rt: PanelRuntime, athlete_id: str) -> dict[str, Any]:
         "readiness": today.to_json() if today is not None else None,
         "trend": await readiness_trend(reader, athlete_id),
         "profiles": await lv_profiles(reader, athlete_id),
-        "sessions": await session_history(reader, athlete_id),
-        "decisions": await reader.decisions(athlete_id=athlete_id, limit=100),
+        "sessions": await session_history(reader, athlete_id, limit=PAGE_SESSIONS),
+        "decisions": await reader.decisions(athlete_id=athlete_id, limit=PAGE_DECISIONS),
         "assignments": await assignments(reader, athlete_id=athlete_id),
         "stations": [
             live.snapshot.station_id
