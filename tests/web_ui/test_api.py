@@ -486,3 +486,47 @@ async def test_metrics_count_what_happens(
     assert f"gymctl_device_connected{{{device}}} 1.0" in text
     assert "gymctl_event_loop_lag_seconds_count" in text
     assert "gymctl_store_writable 1.0" in text
+
+
+async def test_odd_input_never_gets_a_server_error(
+    site: Site, admin: tuple[httpx.AsyncClient, dict[str, str]]
+) -> None:
+    """A small walk over every API route with odd path values and bodies: 4xx, never 5xx."""
+    from .test_auth import route_calls
+
+    client, h = admin
+    odd_values = ["x" * 300, "..%2F..%2Fetc", "-1", "0", "99999999999999999999", "%00", "é"]
+    odd_bodies: list[object] = [
+        None,
+        {},
+        [],
+        "text",
+        7,
+        {"value": 1e308, "confirm": True},
+        {"display_name": "\u0000"},
+        {"sessions": [{"blocks": [None]}]},
+    ]
+    templates = {
+        (m, t)
+        for m, t, _ in route_calls(site)
+        if t.startswith("/api/") and t != "/api/v1/feed" and not t.startswith("/api/v1/auth/")
+    }
+    for method, template in sorted(templates):
+        paths = [template]
+        for value in odd_values:
+            path = template
+            for name in ("station_id", "athlete_id", "plan_id", "token_id"):
+                path = path.replace("{" + name + "}", value)
+            paths.append(path)
+        for path in paths:
+            if "{" in path:
+                continue
+            for body in odd_bodies if method != "GET" else [None]:
+                response = await client.request(
+                    method,
+                    path,
+                    json=body,
+                    headers=h,
+                    params={"before_id": "99999999999999999999"} if "audit" in path else None,
+                )
+                assert response.status_code < 500, (method, path, body, response.text)

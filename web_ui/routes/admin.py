@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import time
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlite_utils import Database
 from starlette.background import BackgroundTask
@@ -35,6 +36,9 @@ from web_ui.runtime import PanelRuntime
 
 router = APIRouter()
 
+#: SQLite's largest rowid: larger ids in a request are refused, not passed to SQLite
+MAX_ROW_ID = 2**63 - 1
+
 
 # -- audit log ----------------------------------------------------------------------------
 
@@ -43,7 +47,7 @@ router = APIRouter()
 async def audit_page(
     request: Request,
     principal: CanViewAudit,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     rows = await runtime(request).store.reader.audit_log(limit=100, before_id=before_id)
     return page(
@@ -58,7 +62,7 @@ async def audit_page(
 async def audit_log(
     request: Request,
     principal: CanViewAudit,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Staff actions, newest first; page with ``before_id``."""
@@ -147,7 +151,8 @@ async def data_page(
 async def _export(rt: PanelRuntime, principal: Principal, ip: str, athlete_id: str) -> Response:
     await rt.store.reader.athlete(athlete_id)
     day = dt.date.today().isoformat()
-    name = f"gymctl-athlete-{athlete_id}-{day}.zip"
+    safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", athlete_id)[:64]
+    name = f"gymctl-athlete-{safe_id}-{day}.zip"
     dest = rt.export_dir / f"{secrets.token_hex(8)}-{name}"
     await rt.store.export_athlete(athlete_id, dest)
     rt.audit(
@@ -459,7 +464,7 @@ async def staff_token_create(
 async def staff_token_revoke(
     request: Request,
     principal: CanManageTokens,
-    token_id: int,
+    token_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
 ) -> Response:
     await _revoke_token(runtime(request), principal, client_ip(request), token_id)
     return RedirectResponse("/staff", status_code=303)
@@ -490,7 +495,7 @@ async def create_token(
 async def delete_token(
     request: Request,
     principal: CanManageTokens,
-    token_id: int,
+    token_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
 ) -> Response:
     """Revoke a token (at once in this panel)."""
     await _revoke_token(runtime(request), principal, client_ip(request), token_id)
