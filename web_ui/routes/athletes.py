@@ -84,7 +84,7 @@ async def _create(rt: PanelRuntime, principal: Principal, ip: str, athlete: Athl
     return athlete_id
 
 
-async def _assign(
+async def assign_athlete_plan(
     rt: PanelRuntime, principal: Principal, ip: str, athlete_id: str, body: AssignmentIn
 ) -> int:
     await rt.store.reader.athlete(athlete_id)
@@ -244,7 +244,7 @@ async def athlete_assign(
     rt = runtime(request)
     try:
         body = AssignmentIn.model_validate(data)
-        await _assign(rt, principal, client_ip(request), athlete_id, body)
+        await assign_athlete_plan(rt, principal, client_ip(request), athlete_id, body)
     except ValidationError as exc:
         detail = await _detail(rt, athlete_id)
         return page(
@@ -407,5 +407,5 @@ async def add_assignment(
 ) -> dict[str, Any]:
     """Assign a plan to the athlete from a day (to a day)."""
     rt = runtime(request)
-    assignment_id = await _assign(rt, principal, client_ip(request), athlete_id, body)
+    assignment_id = await assign_athlete_plan(rt, principal, client_ip(request), athlete_id, body)
     return {"assignment_id": assignment_id}

@@ -37,7 +37,7 @@ from web_ui.plan_form import (
     load_value,
 )
 from web_ui.queries import assignments, athletes_overview, plan, plans
-from web_ui.routes.athletes import AssignmentIn, _assign
+from web_ui.routes.athletes import AssignmentIn, assign_athlete_plan
 from web_ui.runtime import PanelRuntime
 
 router = APIRouter()
@@ -270,7 +270,7 @@ async def plan_assign(
             values=values,
             status=422,
         )
-    await _assign(runtime(request), principal, client_ip(request), athlete_id, body)
+    await assign_athlete_plan(runtime(request), principal, client_ip(request), athlete_id, body)
     return RedirectResponse(f"/plans/{plan_id}#assignments", status_code=303)
 
 
@@ -406,7 +406,7 @@ async def assign(
 ) -> dict[str, Any]:
     """Assign this plan to an athlete."""
     assignment = AssignmentIn(plan_id=plan_id, start_day=body.start_day, end_day=body.end_day)
-    assignment_id = await _assign(
+    assignment_id = await assign_athlete_plan(
         runtime(request), principal, client_ip(request), body.athlete_id, assignment
     )
     return {"assignment_id": assignment_id}
