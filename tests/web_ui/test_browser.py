@@ -115,6 +115,7 @@ async def test_log_in_and_watch_a_station_update_live(panel: PanelServer, site: 
         )
         # at least 5 updates a second in the page while the set ran (after the first second)
         steady = rates[4:-2]
+        print(f"floor feed updates per second seen in the page during the set: {steady}")
         assert steady, rates
         assert min(steady) >= 5, rates
         assert len(reps_seen) >= 4  # the rep count moved on screen
@@ -150,6 +151,7 @@ async def test_estop_by_keyboard_makes_the_station_safe_within_500_ms(
         await page.keyboard.press("Enter")
         await wait_until(page, "document.body.dataset.lastEstopMs !== undefined")
         ms = int(await page.evaluate("document.body.dataset.lastEstopMs"))
+        print(f"e-stop: key press to station shown safe in the page: {ms} ms")
         assert ms < 500, f"safe after {ms} ms"
         assert any(isinstance(c, EnterSafeState) for _, c in adapter.commands[mark:])
         await run  # the set stops by itself: the station left its set
