@@ -171,7 +171,29 @@ class ControlLost:
     device_id: str
 
 
-DeviceEvent = LinkChanged | DeviceFault | EstopButton | ControlLost
+@dataclass(frozen=True, slots=True)
+class SequenceGap:
+    """Numbered samples the adapter could not deliver, or a sample counter that went back.
+
+    ``expected`` is the sequence number the adapter was waiting for, ``received`` the one
+    the stream resumed at: ``received > expected`` means samples were lost (the reader fell
+    behind the device's buffer, or the link was down too long); ``received < expected``
+    means the device restarted its numbering. Delivered batches never repeat a sample.
+
+    .. versionadded:: 0.1
+    """
+
+    device_id: str
+    expected: int
+    received: int
+    reason: str = ""
+
+    @property
+    def lost(self) -> int:
+        return max(self.received - self.expected, 0)
+
+
+DeviceEvent = LinkChanged | DeviceFault | EstopButton | ControlLost | SequenceGap
 BatchSink = Callable[[SampleBatch], None]
 EventSink = Callable[[DeviceEvent], None]
 

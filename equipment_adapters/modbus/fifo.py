@@ -1,0 +1,144 @@
+"""Reading a device's sample FIFO so that every sample arrives exactly once.
+
+The reader remembers the sequence number of the next sample it wants. Each poll reads the
+device's sequence counter (the number of samples written so far), then exactly the records
+in between, in reads of at most ``max_registers`` registers. Reads never change the
+device's state, so a lost answer costs a retry, not a sample. What cannot be delivered is
+reported as a :class:`SequenceJump`: samples overwritten because the reader fell more than
+a ring behind (``overrun``), a counter that went backwards because the device restarted
+(``rewind``), or a record whose own ``seq`` field is not the expected one (``mismatch``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from equipment_adapters.modbus.blocks import plan_record_reads
+from equipment_adapters.modbus.codec import decode_point, decode_records
+from equipment_adapters.modbus.regmap import MAX_READ_REGISTERS, Fifo, Table
+
+ReadRegisters = Callable[[Table, int, int], Awaitable[list[int] | list[bool]]]
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceJump:
+    """Samples ``expected`` .. ``received - 1`` were lost (or the counter moved backwards)."""
+
+    expected: int
+    received: int
+    reason: str  #: "overrun", "rewind" or "mismatch"
+
+    @property
+    def lost(self) -> int:
+        return max(self.received - self.expected, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class FifoChunk:
+    """Consecutive samples ``first_seq`` .. ``first_seq + len - 1``, one array per field."""
+
+    first_seq: int
+    values: dict[str, npt.NDArray[np.float64]]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values()))) if self.values else 0
+
+
+@dataclass(slots=True)
+class FifoPoll:
+    """What one poll brought: the samples (possibly none), jumps, and the reads it took."""
+
+    chunk: FifoChunk | None = None
+    jumps: list[SequenceJump] = field(default_factory=list)
+    reads: int = 0
+
+
+class FifoReader:
+    """The reading side of a :class:`~equipment_adapters.modbus.regmap.Fifo`.
+
+    Keep one reader per device for the life of the adapter, across reconnections: after a
+    short outage the samples still in the ring are read, not lost.
+    """
+
+    def __init__(self, fifo: Fifo, *, max_registers: int = MAX_READ_REGISTERS) -> None:
+        self.fifo = fifo
+        self.max_registers = max_registers
+        self.next_seq: int | None = None
+        self._counter_bits = 16 * fifo.sequence.count
+        self._last_raw: int | None = None
+        self._head = 0
+        # A reader further behind than this reads slots the device may be overwriting.
+        self._usable = fifo.capacity - max(1, fifo.capacity // 10)
+        seq_field = fifo.seq_field
+        self._seq_bits = 16 * seq_field.encoding.count if seq_field else 0
+
+    def reset(self) -> None:
+        """Forget the position: the next poll starts at the device's newest sample."""
+        self.next_seq = None
+        self._last_raw = None
+
+    def _unwrap(self, raw: int) -> tuple[int, bool]:
+        """The counter as an ever-growing number; True when it moved backwards."""
+        if self._last_raw is None:
+            self._last_raw = raw
+            self._head = raw
+            return raw, False
+        modulus = 1 << self._counter_bits
+        diff = (raw - self._last_raw) % modulus
+        self._last_raw = raw
+        if diff < modulus // 2:
+            self._head += diff
+            return self._head, False
+        self._head = raw
+        return raw, True
+
+    async def poll(self, read: ReadRegisters) -> FifoPoll:
+        """Read the counter and every new record; decode them into one chunk."""
+        fifo = self.fifo
+        result = FifoPoll()
+        counter = await read(fifo.table, fifo.sequence.address, fifo.sequence.count)
+        result.reads += 1
+        raw = int(decode_point(fifo.sequence, counter))
+        head, rewound = self._unwrap(raw)
+        if self.next_seq is None:
+            self.next_seq = head
+        if rewound:
+            result.jumps.append(SequenceJump(self.next_seq, head, "rewind"))
+            self.next_seq = head
+        start = self.next_seq
+        if head - start > self._usable:
+            skip_to = head - self._usable
+            result.jumps.append(SequenceJump(start, skip_to, "overrun"))
+            start = skip_to
+        records = head - start
+        if records <= 0:
+            self.next_seq = start
+            return result
+        parts: list[list[int] | list[bool]] = []
+        for plan in plan_record_reads(fifo, start, records, max_registers=self.max_registers):
+            parts.append(await read(fifo.table, plan.address, plan.count))
+            result.reads += 1
+        flat = np.concatenate([np.asarray(part, dtype=np.uint16) for part in parts])
+        values = decode_records(flat, fifo.fields)
+        delivered = records
+        if self._seq_bits:
+            seqs = values.pop("seq").astype(np.int64)
+            expected = (start + np.arange(records, dtype=np.int64)) % (1 << self._seq_bits)
+            bad = np.flatnonzero(seqs != expected)
+            if bad.size:
+                delivered = int(bad[0])
+                result.jumps.append(SequenceJump(start + delivered, head, "mismatch"))
+                values = {k: v[:delivered] for k, v in values.items()}
+        self.next_seq = head
+        if delivered:
+            result.chunk = FifoChunk(first_seq=start, values=values)
+        return result
+
+    def records_per_poll(self, interval: float) -> int:
+        """Samples expected in one poll at ``interval`` seconds (for sizing and checks)."""
+        return math.ceil(interval * self.fifo.rate_hz)

@@ -1,0 +1,250 @@
+"""One connection to one Modbus device, with pymodbus's errors mapped to gymctl's, once.
+
+pymodbus is used only here. A pymodbus client serialises its requests behind a lock, so
+concurrency comes from one link per device, never from gather() on one link. The link does
+not reconnect by itself (pymodbus's own reconnect task is off): the adapter's supervisor
+decides when to reconnect and how long to back off, and opens a new link.
+
+Errors leave as :class:`~equipment_adapters.errors.DeviceUnavailableError` (not connected),
+:class:`~equipment_adapters.errors.DeviceTimeoutError` (no answer in time) and
+:class:`~equipment_adapters.errors.ModbusExceptionError` (the device refused). A request
+whose task is cancelled raises ``CancelledError``, whatever pymodbus turned it into.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.framer import FramerType
+
+from equipment_adapters.errors import (
+    DeviceError,
+    DeviceTimeoutError,
+    DeviceUnavailableError,
+    ModbusExceptionError,
+    ProtocolError,
+)
+from equipment_adapters.modbus.regmap import Table
+
+_READ_FUNCTION = {Table.COIL: 1, Table.DISCRETE_INPUT: 2, Table.HOLDING: 3, Table.INPUT: 4}
+
+
+@dataclass(frozen=True, slots=True)
+class TcpEndpoint:
+    """Modbus TCP: a device or a gateway at ``host``:``port``."""
+
+    host: str
+    port: int = 502
+
+    def __str__(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class RtuEndpoint:
+    """Modbus RTU on a serial line (RS-485 adapter, or a pseudo-terminal in tests)."""
+
+    port: str
+    baudrate: int = 115200
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: int = 1
+
+    def __str__(self) -> str:
+        return f"rtu://{self.port}@{self.baudrate}"
+
+
+Endpoint = TcpEndpoint | RtuEndpoint
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """Counters of one link, for health and the benchmark."""
+
+    requests: int = 0
+    failures: int = 0
+    last_round_trip: float = 0.0
+
+
+class ModbusLink:
+    """An async context manager holding one connected pymodbus client.
+
+    ``unit_id`` is the Modbus device address (the "slave id"); ``timeout`` the time one
+    request may take before it counts as unanswered. Not re-entrant: one ``async with`` at
+    a time.
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, *, unit_id: int = 1, timeout: float = 0.5, name: str = ""
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.endpoint = endpoint
+        self.unit_id = unit_id
+        self.timeout = timeout
+        self.name = name or str(endpoint)
+        self.stats = LinkStats()
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and bool(self._client.connected)
+
+    def _make_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        common: dict[str, Any] = {
+            "timeout": self.timeout,
+            "retries": 0,
+            "reconnect_delay": 0,
+            "name": self.name,
+        }
+        if isinstance(self.endpoint, TcpEndpoint):
+            return AsyncModbusTcpClient(self.endpoint.host, port=self.endpoint.port, **common)
+        return AsyncModbusSerialClient(
+            self.endpoint.port,
+            framer=FramerType.RTU,
+            baudrate=self.endpoint.baudrate,
+            bytesize=self.endpoint.bytesize,
+            parity=self.endpoint.parity,
+            stopbits=self.endpoint.stopbits,
+            **common,
+        )
+
+    async def __aenter__(self) -> Self:
+        if self._client is not None:
+            raise RuntimeError("ModbusLink is not re-entrant")
+        client = self._make_client()
+        try:
+            connected = await client.connect()
+        except BaseException:
+            client.close()
+            raise
+        if not connected:
+            client.close()
+            raise DeviceUnavailableError(f"cannot connect to {self.endpoint}", device_id=self.name)
+        self._client = client
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _require(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        if self._client is None or not self._client.connected:
+            raise DeviceUnavailableError(f"not connected to {self.endpoint}", device_id=self.name)
+        return self._client
+
+    @contextlib.contextmanager
+    def _mapped(self, function: int, address: int) -> Iterator[None]:
+        """Translate pymodbus's exceptions; keep a cancelled task cancelled."""
+        self.stats.requests += 1
+        started = time.perf_counter()
+        task = asyncio.current_task()
+        # Compare with the count at the start: a task may carry a stale count (Python 3.11's
+        # TaskGroup can leave one on its parent), and only a new request matters here.
+        cancelling = task.cancelling() if task is not None else 0
+        try:
+            yield
+        except ModbusIOException as exc:
+            self.stats.failures += 1
+            if task is not None and task.cancelling() > cancelling:
+                raise asyncio.CancelledError() from exc
+            raise DeviceTimeoutError(
+                f"no answer to function {function} at address {address} within {self.timeout:g} s",
+                device_id=self.name,
+            ) from exc
+        except ConnectionException as exc:
+            self.stats.failures += 1
+            raise DeviceUnavailableError(
+                f"connection to {self.endpoint} lost", device_id=self.name
+            ) from exc
+        except ModbusException as exc:
+            self.stats.failures += 1
+            raise ProtocolError(f"Modbus error: {exc}", code=0, device_id=self.name) from exc
+        except DeviceError:
+            self.stats.failures += 1
+            raise
+        self.stats.last_round_trip = time.perf_counter() - started
+
+    def _check(self, response: Any, function: int, address: int) -> None:
+        if response.isError():
+            raise ModbusExceptionError(
+                code=int(getattr(response, "exception_code", 0)),
+                function=function,
+                address=address,
+                device_id=self.name,
+            )
+
+    async def read(self, table: Table, address: int, count: int) -> list[int] | list[bool]:
+        """``count`` registers (or bits) of ``table`` from ``address``, in one request."""
+        client = self._require()
+        function = _READ_FUNCTION[table]
+        with self._mapped(function, address):
+            unit = self.unit_id
+            if table is Table.HOLDING:
+                response = await client.read_holding_registers(address, count=count, device_id=unit)
+            elif table is Table.INPUT:
+                response = await client.read_input_registers(address, count=count, device_id=unit)
+            elif table is Table.COIL:
+                response = await client.read_coils(address, count=count, device_id=unit)
+            else:
+                response = await client.read_discrete_inputs(address, count=count, device_id=unit)
+            self._check(response, function, address)
+        if table.is_bits:
+            return [bool(b) for b in response.bits[:count]]
+        registers = list(response.registers)
+        if len(registers) != count:
+            raise ProtocolError(
+                f"asked for {count} registers at {address}, got {len(registers)}",
+                code=0,
+                device_id=self.name,
+            )
+        return registers
+
+    async def write(
+        self, table: Table, address: int, values: Sequence[int] | Sequence[bool]
+    ) -> None:
+        """Write registers (function 6 for one, 16 for more) or coils (5 or 15)."""
+        client = self._require()
+        if table is Table.HOLDING:
+            function = 6 if len(values) == 1 else 16
+            with self._mapped(function, address):
+                if len(values) == 1:
+                    response = await client.write_register(
+                        address, int(values[0]), device_id=self.unit_id
+                    )
+                else:
+                    response = await client.write_registers(
+                        address, [int(v) for v in values], device_id=self.unit_id
+                    )
+                self._check(response, function, address)
+        elif table is Table.COIL:
+            function = 5 if len(values) == 1 else 15
+            with self._mapped(function, address):
+                if len(values) == 1:
+                    response = await client.write_coil(
+                        address, bool(values[0]), device_id=self.unit_id
+                    )
+                else:
+                    response = await client.write_coils(
+                        address, [bool(v) for v in values], device_id=self.unit_id
+                    )
+                self._check(response, function, address)
+        else:
+            raise ValueError(f"a {table} cannot be written")
