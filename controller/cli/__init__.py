@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "controller.cli.analyze",
     "controller.cli.sim",
     "controller.cli.bench",
+    "controller.cli.adapter",
 )
 
 
