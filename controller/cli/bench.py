@@ -5,7 +5,7 @@ from __future__ import annotations
 from controller.cli._common import Subparsers
 from controller.cli._groups import register_group
 
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = ("controller.cli.bench_modbus",)
 
 
 def register(subparsers: Subparsers) -> None:

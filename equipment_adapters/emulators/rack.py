@@ -74,7 +74,8 @@ _FUNCTION_TABLE = {
     4: Table.INPUT,
 }
 _TABLE_ORDER = (Table.COIL, Table.DISCRETE_INPUT, Table.HOLDING, Table.INPUT)
-TICK_S = 0.01  #: the firmware's housekeeping period (watchdog, status, set progress)
+TICK_S = 0.02  #: the firmware's housekeeping period (watchdog, status)
+SAMPLES_S = 0.1  #: when nobody reads the FIFO, the physics still moves on this often
 
 
 class _RefusedError(Exception):
@@ -197,6 +198,8 @@ class RackEmulator:
         self._closing: asyncio.Event | None = None
         self._set_done: asyncio.Event | None = None
         self._t_start = 0.0
+        self._produced_at = 0.0
+        self._status_shown: tuple[int, str | None, float] | None = None
         self._port = 0
         self._init_values()
 
@@ -466,12 +469,19 @@ class RackEmulator:
     # Firmware ---------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(TICK_S)
-            self._advance()
+            now = loop.time()
+            self._advance(now, samples=now - self._produced_at >= SAMPLES_S)
 
-    def _advance(self, now: float | None = None) -> None:
-        """Bring the device up to ``now``: samples into the FIFO, watchdog, status."""
+    def _advance(self, now: float | None = None, *, samples: bool = True) -> None:
+        """Bring the device up to ``now``: watchdog, status, and (``samples``) the FIFO.
+
+        Samples are computed when somebody is about to read them (a read of the FIFO's
+        counter), before any write (so that samples before a command feel the old load),
+        and every :data:`SAMPLES_S` otherwise: each call costs a few dozen numpy calls.
+        """
         if self._ticker is None and self._closing is None:
             return  # not started: device time stands still
         if now is None:
@@ -481,12 +491,14 @@ class RackEmulator:
             if now >= expiry:
                 self._produce(expiry)
                 self._latch("watchdog")
-        self._produce(now)
-        self._update_status()
+        if samples:
+            self._produce(now)
+        self._update_status(now)
         if not self.physics.in_set and self._set_done is not None:
             self._set_done.set()
 
     def _produce(self, now: float) -> None:
+        self._produced_at = now
         physics = self.physics
         fifo = self.fifo
         due = self._first_sample + math.floor((now - self._t_start) * fifo.rate_hz)
@@ -533,9 +545,13 @@ class RackEmulator:
         if point is not None:
             self._put(point, value)
 
-    def _update_status(self) -> None:
+    def _device_time(self, now: float) -> float:
+        return self._first_sample / self.fifo.rate_hz + (now - self._t_start)
+
+    def _update_status(self, now: float | None = None) -> None:
         drive = self.physics.drive
-        actual = drive.actual(self.physics.time)
+        t = self.physics.time if now is None else max(self._device_time(now), self.physics.time)
+        actual = drive.actual(t)
         estop = self._estop_button or self._estop_software
         status = self.profile.get(rp.STATUS)
         assert status is not None
@@ -547,6 +563,10 @@ class RackEmulator:
             rp.BIT_WATCHDOG_ARMED: self._armed,
         }
         word = sum(1 << bit for name, bit in status.bits.items() if flags.get(name))
+        shown = (word, self._fault, round(actual, 6))
+        if shown == self._status_shown:
+            return
+        self._status_shown = shown
         self._put(status, word)
         code = self.profile.get(rp.FAULT_CODE)
         if code is not None:
@@ -575,7 +595,11 @@ class RackEmulator:
             return ExcCodes.ILLEGAL_FUNCTION
         if table not in self._used_tables:
             return ExcCodes.ILLEGAL_ADDRESS
-        self._advance()
+        counter = self.fifo.sequence
+        reads_counter = (
+            table is counter.table and address < counter.end and counter.address < address + count
+        )
+        self._advance(samples=values is not None or reads_counter)
         if values is None:
             self._serve_read(table, start_address, address, count, registers)
             return None

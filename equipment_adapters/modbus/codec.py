@@ -12,9 +12,11 @@ functions convert whole FIFO blocks with numpy, so that no Python code runs per 
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -230,29 +232,30 @@ def bit_of(point: Point, value: Value, name: str) -> bool:
 # FIFO records, vectorised ---------------------------------------------------------------
 
 
-def _byte_order(encoding: Encoding) -> npt.NDArray[np.intp]:
-    """Index of each big-endian byte of a value inside its registers as the device stores it."""
-    width = 2 * encoding.count
-    order = np.arange(width).reshape(encoding.count, 2)
-    if encoding.swap.swaps_bytes:
-        order = order[:, ::-1]
-    if encoding.swap.swaps_words:
-        order = order[::-1, :]
-    return np.ascontiguousarray(order.reshape(width))
+@functools.lru_cache(maxsize=256)
+def _layout(encoding: Encoding) -> tuple[bool, np.dtype[Any], np.dtype[Any]]:
+    """How a value's registers map to memory: (reverse the registers, register dtype, dtype).
+
+    A value's big-endian bytes ABCD sit in registers as the swap says. Reversing the
+    registers undoes a word swap; writing each register little-endian undoes a byte swap;
+    the memory then holds ABCD, which the big-endian dtype reads in one view.
+    """
+    register = np.dtype("<u2") if encoding.swap.swaps_bytes else np.dtype(">u2")
+    return encoding.swap.swaps_words, register, np.dtype(_NUMPY[encoding.data_type])
 
 
 def decode_columns(
     registers: npt.NDArray[np.uint16], encoding: Encoding
 ) -> npt.NDArray[np.float64]:
     """Scaled values from an ``(n, count)`` array of the registers of ``n`` values."""
-    n = registers.shape[0]
-    width = 2 * encoding.count
-    as_bytes = registers.astype(">u2").view(np.uint8).reshape(n, width)
-    ordered = as_bytes[:, np.argsort(_byte_order(encoding))]
-    raw = np.ascontiguousarray(ordered).view(_NUMPY[encoding.data_type]).reshape(n)
-    values = raw.astype(np.float64)
+    reverse, register, dtype = _layout(encoding)
+    block = registers[:, ::-1] if reverse else registers
+    raw = np.ascontiguousarray(block, dtype=register).view(dtype).reshape(block.shape[0])
+    # float64 before scaling: a float32 times a Python float stays float32 in numpy 2
     if encoding.scale != 1.0:
-        values *= encoding.scale
+        values: npt.NDArray[np.float64] = np.multiply(raw, encoding.scale, dtype=np.float64)
+    else:
+        values = raw.astype(np.float64)
     if encoding.offset != 0.0:
         values += encoding.offset
     return values
@@ -260,35 +263,105 @@ def decode_columns(
 
 def encode_columns(values: npt.NDArray[np.float64], encoding: Encoding) -> npt.NDArray[np.uint16]:
     """The inverse of :func:`decode_columns`: integers are rounded and clipped to the type."""
-    n = values.shape[0]
-    raw = (np.asarray(values, dtype=np.float64) - encoding.offset) / encoding.scale
-    dtype = np.dtype(_NUMPY[encoding.data_type])
+    reverse, register, dtype = _layout(encoding)
+    raw = np.asarray(values, dtype=np.float64)
+    if encoding.offset != 0.0:
+        raw = raw - encoding.offset
+    if encoding.scale != 1.0:
+        raw = raw / encoding.scale
     if encoding.data_type.is_integer:
         low, high = encoding.data_type.raw_range
         raw = np.clip(np.rint(raw), low, high)
-    typed = raw.astype(dtype)
-    as_bytes = typed.view(np.uint8).reshape(n, 2 * encoding.count)
-    stored = np.ascontiguousarray(as_bytes[:, _byte_order(encoding)])
-    return stored.view(">u2").astype(np.uint16).reshape(n, encoding.count)
+    regs = raw.astype(dtype).view(register).reshape(raw.shape[0], encoding.count)
+    if reverse:
+        regs = regs[:, ::-1]
+    return regs.astype(np.uint16)
+
+
+class RecordDecoder:
+    """Decodes FIFO records field by field, with each field's layout worked out once.
+
+    The adapter decodes a block on every poll, so the per-call work is kept to a few numpy
+    operations: when no field reverses its registers, the records are viewed once as a
+    structured array whose fields carry the device's byte order, and each field is one
+    strided read; otherwise each field is decoded on its own.
+    """
+
+    def __init__(self, fields: Sequence[FifoField]) -> None:
+        self.width = sum(f.encoding.count for f in fields)
+        self._scales = [(f.name, f.encoding.scale, f.encoding.offset) for f in fields]
+        self._plans = [
+            (f.name, f.offset, f.offset + f.encoding.count, *_layout(f.encoding)) for f in fields
+        ]
+        self._record: np.dtype[Any] | None = None
+        if not any(
+            f.encoding.swap.swaps_words and f.encoding.count > 1 for f in fields
+        ) and not any(
+            f.encoding.swap.swaps_bytes and f.encoding.count > 1 and not f.encoding.swap.swaps_words
+            for f in fields
+        ):
+            # Each field's bytes are in one plain order: big-endian, or little-endian when
+            # the bytes of its single register (or of all its registers) are swapped.
+            self._record = np.dtype(
+                {
+                    "names": [f.name for f in fields],
+                    "formats": [
+                        np.dtype(_NUMPY[f.encoding.data_type]).newbyteorder(
+                            "<" if f.encoding.swap.swaps_bytes else ">"
+                        )
+                        for f in fields
+                    ],
+                    "offsets": [2 * f.offset for f in fields],
+                    "itemsize": 2 * self.width,
+                }
+            )
+
+    def table(self, registers: npt.NDArray[np.uint16] | Sequence[int]) -> npt.NDArray[np.uint16]:
+        """The registers as an ``(n, width)`` array of records."""
+        flat = np.asarray(registers, dtype=np.uint16)
+        if flat.size % self.width:
+            raise DecodeError(
+                f"{flat.size} registers are not a whole number of {self.width}-register records",
+                field="fifo",
+                offset=2 * (flat.size - flat.size % self.width),
+            )
+        return flat.reshape(flat.size // self.width, self.width)
+
+    def decode(self, table: npt.NDArray[np.uint16]) -> dict[str, npt.NDArray[np.float64]]:
+        """One float64 array per field from an ``(n, width)`` array of records."""
+        n = table.shape[0]
+        raws: dict[str, npt.NDArray[Any]] = {}
+        if self._record is not None:
+            # The registers as the device sent them (big-endian words), seen as records.
+            records = np.ascontiguousarray(table, dtype=">u2").view(self._record).reshape(n)
+            for name, *_ in self._plans:
+                raws[name] = records[name]
+        else:
+            for name, start, stop, reverse, register, dtype in self._plans:
+                block = table[:, start:stop]
+                if reverse:
+                    block = block[:, ::-1]
+                raws[name] = np.ascontiguousarray(block, dtype=register).view(dtype).reshape(n)
+        out: dict[str, npt.NDArray[np.float64]] = {}
+        for name, scale, offset in self._scales:
+            raw = raws[name]
+            values: npt.NDArray[np.float64] = (
+                np.multiply(raw, scale, dtype=np.float64)
+                if scale != 1.0
+                else raw.astype(np.float64)
+            )
+            if offset != 0.0:
+                values += offset
+            out[name] = values
+        return out
 
 
 def decode_records(
     registers: npt.NDArray[np.uint16] | Sequence[int], fields: Sequence[FifoField]
 ) -> dict[str, npt.NDArray[np.float64]]:
     """Every field of ``n`` consecutive FIFO records, as one float64 array per field."""
-    width = sum(f.encoding.count for f in fields)
-    flat = np.asarray(registers, dtype=np.uint16)
-    if flat.size % width:
-        raise DecodeError(
-            f"{flat.size} registers are not a whole number of {width}-register records",
-            field="fifo",
-            offset=2 * (flat.size - flat.size % width),
-        )
-    table = flat.reshape(flat.size // width, width)
-    return {
-        f.name: decode_columns(table[:, f.offset : f.offset + f.encoding.count], f.encoding)
-        for f in fields
-    }
+    decoder = RecordDecoder(fields)
+    return decoder.decode(decoder.table(registers))
 
 
 def encode_records(

@@ -5,13 +5,15 @@ device's sequence counter (the number of samples written so far), then exactly t
 in between, in reads of at most ``max_registers`` registers. Reads never change the
 device's state, so a lost answer costs a retry, not a sample. What cannot be delivered is
 reported as a :class:`SequenceJump`: samples overwritten because the reader fell more than
-a ring behind (``overrun``), a counter that went backwards because the device restarted
-(``rewind``), or a record whose own ``seq`` field is not the expected one (``mismatch``).
+a ring behind (``overrun``), a counter that went backwards or moved on less than the time
+allows because the device restarted (``rewind``), or a record whose own ``seq`` field is
+not the expected one (``mismatch``).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -19,8 +21,13 @@ import numpy as np
 import numpy.typing as npt
 
 from equipment_adapters.modbus.blocks import plan_record_reads
-from equipment_adapters.modbus.codec import decode_point, decode_records
+from equipment_adapters.modbus.codec import RecordDecoder
 from equipment_adapters.modbus.regmap import MAX_READ_REGISTERS, Fifo, Table
+
+#: A device's counter may fall behind the controller's clock by this share of the time...
+RATE_TOLERANCE = 0.1
+#: ...plus this much (the request's own latency, scheduling on a busy machine).
+LATENCY_ALLOWANCE_S = 0.2
 
 ReadRegisters = Callable[[Table, int, int], Awaitable[list[int] | list[bool]]]
 
@@ -35,7 +42,8 @@ class SequenceJump:
 
     @property
     def lost(self) -> int:
-        return max(self.received - self.expected, 0)
+        """Samples known to be lost (0 for a restart: the new numbering is not comparable)."""
+        return 0 if self.reason == "rewind" else max(self.received - self.expected, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,40 +79,60 @@ class FifoReader:
         self.next_seq: int | None = None
         self._counter_bits = 16 * fifo.sequence.count
         self._last_raw: int | None = None
+        self._last_time = 0.0
         self._head = 0
         # A reader further behind than this reads slots the device may be overwriting.
         self._usable = fifo.capacity - max(1, fifo.capacity // 10)
         seq_field = fifo.seq_field
-        self._seq_bits = 16 * seq_field.encoding.count if seq_field else 0
+        self._seq_modulus = float(1 << (16 * seq_field.encoding.count)) if seq_field else 0.0
+        self._decoder = RecordDecoder(fifo.fields)
+        self._steps = np.arange(fifo.capacity, dtype=np.float64)
+        counter = fifo.sequence.encoding
+        self._counter_order = (counter.swap.swaps_words, counter.swap.swaps_bytes)
 
     def reset(self) -> None:
         """Forget the position: the next poll starts at the device's newest sample."""
         self.next_seq = None
         self._last_raw = None
 
-    def _unwrap(self, raw: int) -> tuple[int, bool]:
-        """The counter as an ever-growing number; True when it moved backwards."""
+    def _unwrap(self, raw: int, asked: float, answered: float) -> tuple[int, bool]:
+        """The counter as an ever-growing number; True when the device started counting again.
+
+        A counter that went backwards is a restart; so is one that moved on less than the
+        time since the last poll allows (a device that restarted during an outage and has
+        already counted past where the reader was): a device's samples come at its rate.
+        The time between the counter's two readings is at least the time from the last
+        answer to this request (requests queued on the link only make it longer).
+        """
         if self._last_raw is None:
-            self._last_raw = raw
-            self._head = raw
+            self._last_raw, self._last_time, self._head = raw, answered, raw
             return raw, False
         modulus = 1 << self._counter_bits
-        diff = (raw - self._last_raw) % modulus
-        self._last_raw = raw
-        if diff < modulus // 2:
-            self._head += diff
+        forward = (raw - self._last_raw) % modulus
+        elapsed = max(asked - self._last_time, 0.0)
+        rate = self.fifo.rate_hz
+        least = rate * elapsed * (1.0 - RATE_TOLERANCE) - rate * LATENCY_ALLOWANCE_S
+        self._last_raw, self._last_time = raw, answered
+        if forward < modulus // 2 and forward >= least:
+            self._head += forward
             return self._head, False
         self._head = raw
         return raw, True
 
-    async def poll(self, read: ReadRegisters) -> FifoPoll:
-        """Read the counter and every new record; decode them into one chunk."""
+    async def poll(self, read: ReadRegisters, *, now: float | None = None) -> FifoPoll:
+        """Read the counter and every new record; decode them into one chunk.
+
+        ``now`` is the monotonic time of the counter's reading (default: the clock before
+        the request and after the answer).
+        """
         fifo = self.fifo
         result = FifoPoll()
+        asked = time.monotonic() if now is None else now
         counter = await read(fifo.table, fifo.sequence.address, fifo.sequence.count)
+        answered = time.monotonic() if now is None else now
         result.reads += 1
-        raw = int(decode_point(fifo.sequence, counter))
-        head, rewound = self._unwrap(raw)
+        raw = self._counter_value(counter)
+        head, rewound = self._unwrap(raw, asked, answered)
         if self.next_seq is None:
             self.next_seq = head
         if rewound:
@@ -123,13 +151,16 @@ class FifoReader:
         for plan in plan_record_reads(fifo, start, records, max_registers=self.max_registers):
             parts.append(await read(fifo.table, plan.address, plan.count))
             result.reads += 1
-        flat = np.concatenate([np.asarray(part, dtype=np.uint16) for part in parts])
-        values = decode_records(flat, fifo.fields)
+        if len(parts) == 1:
+            flat = np.asarray(parts[0], dtype=np.uint16)
+        else:
+            flat = np.concatenate([np.asarray(part, dtype=np.uint16) for part in parts])
+        values = self._decoder.decode(self._decoder.table(flat))
         delivered = records
-        if self._seq_bits:
-            seqs = values.pop("seq").astype(np.int64)
-            expected = (start + np.arange(records, dtype=np.int64)) % (1 << self._seq_bits)
-            bad = np.flatnonzero(seqs != expected)
+        if self._seq_modulus:
+            # float64 holds these integers exactly
+            expected = (self._steps[:records] + start) % self._seq_modulus
+            bad = np.flatnonzero(values.pop("seq") != expected)
             if bad.size:
                 delivered = int(bad[0])
                 result.jumps.append(SequenceJump(start + delivered, head, "mismatch"))
@@ -138,6 +169,18 @@ class FifoReader:
         if delivered:
             result.chunk = FifoChunk(first_seq=start, values=values)
         return result
+
+    def _counter_value(self, registers: list[int] | list[bool]) -> int:
+        """The unsigned counter from its registers (validated uint16 or uint32)."""
+        words, swap_bytes = self._counter_order
+        regs = [int(r) for r in registers]
+        if words:
+            regs.reverse()
+        value = 0
+        for reg in regs:
+            word = ((reg & 0xFF) << 8) | (reg >> 8) if swap_bytes else reg
+            value = (value << 16) | word
+        return value
 
     def records_per_poll(self, interval: float) -> int:
         """Samples expected in one poll at ``interval`` seconds (for sizing and checks)."""

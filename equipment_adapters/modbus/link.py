@@ -14,9 +14,8 @@ whose task is cancelled raises ``CancelledError``, whatever pymodbus turned it i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -26,7 +25,6 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.framer import FramerType
 
 from equipment_adapters.errors import (
-    DeviceError,
     DeviceTimeoutError,
     DeviceUnavailableError,
     ModbusExceptionError,
@@ -150,9 +148,10 @@ class ModbusLink:
             raise DeviceUnavailableError(f"not connected to {self.endpoint}", device_id=self.name)
         return self._client
 
-    @contextlib.contextmanager
-    def _mapped(self, function: int, address: int) -> Iterator[None]:
-        """Translate pymodbus's exceptions; keep a cancelled task cancelled."""
+    async def _call(
+        self, function: int, address: int, request: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        """One request: pymodbus's exceptions translated, a cancelled task kept cancelled."""
         self.stats.requests += 1
         started = time.perf_counter()
         task = asyncio.current_task()
@@ -160,7 +159,7 @@ class ModbusLink:
         # TaskGroup can leave one on its parent), and only a new request matters here.
         cancelling = task.cancelling() if task is not None else 0
         try:
-            yield
+            response = await request()
         except ModbusIOException as exc:
             self.stats.failures += 1
             if task is not None and task.cancelling() > cancelling:
@@ -177,38 +176,35 @@ class ModbusLink:
         except ModbusException as exc:
             self.stats.failures += 1
             raise ProtocolError(f"Modbus error: {exc}", code=0, device_id=self.name) from exc
-        except DeviceError:
-            self.stats.failures += 1
-            raise
-        self.stats.last_round_trip = time.perf_counter() - started
-
-    def _check(self, response: Any, function: int, address: int) -> None:
         if response.isError():
+            self.stats.failures += 1
             raise ModbusExceptionError(
                 code=int(getattr(response, "exception_code", 0)),
                 function=function,
                 address=address,
                 device_id=self.name,
             )
+        self.stats.last_round_trip = time.perf_counter() - started
+        return response
 
     async def read(self, table: Table, address: int, count: int) -> list[int] | list[bool]:
         """``count`` registers (or bits) of ``table`` from ``address``, in one request."""
         client = self._require()
-        function = _READ_FUNCTION[table]
-        with self._mapped(function, address):
-            unit = self.unit_id
-            if table is Table.HOLDING:
-                response = await client.read_holding_registers(address, count=count, device_id=unit)
-            elif table is Table.INPUT:
-                response = await client.read_input_registers(address, count=count, device_id=unit)
-            elif table is Table.COIL:
-                response = await client.read_coils(address, count=count, device_id=unit)
-            else:
-                response = await client.read_discrete_inputs(address, count=count, device_id=unit)
-            self._check(response, function, address)
+        unit = self.unit_id
+        if table is Table.HOLDING:
+            reader = client.read_holding_registers
+        elif table is Table.INPUT:
+            reader = client.read_input_registers
+        elif table is Table.COIL:
+            reader = client.read_coils
+        else:
+            reader = client.read_discrete_inputs
+        response = await self._call(
+            _READ_FUNCTION[table], address, lambda: reader(address, count=count, device_id=unit)
+        )
         if table.is_bits:
             return [bool(b) for b in response.bits[:count]]
-        registers = list(response.registers)
+        registers: list[int] = response.registers
         if len(registers) != count:
             raise ProtocolError(
                 f"asked for {count} registers at {address}, got {len(registers)}",
@@ -222,29 +218,27 @@ class ModbusLink:
     ) -> None:
         """Write registers (function 6 for one, 16 for more) or coils (5 or 15)."""
         client = self._require()
+        unit = self.unit_id
+        single = len(values) == 1
         if table is Table.HOLDING:
-            function = 6 if len(values) == 1 else 16
-            with self._mapped(function, address):
-                if len(values) == 1:
-                    response = await client.write_register(
-                        address, int(values[0]), device_id=self.unit_id
-                    )
-                else:
-                    response = await client.write_registers(
-                        address, [int(v) for v in values], device_id=self.unit_id
-                    )
-                self._check(response, function, address)
+            words = [int(v) for v in values]
+            if single:
+                await self._call(
+                    6, address, lambda: client.write_register(address, words[0], device_id=unit)
+                )
+            else:
+                await self._call(
+                    16, address, lambda: client.write_registers(address, words, device_id=unit)
+                )
         elif table is Table.COIL:
-            function = 5 if len(values) == 1 else 15
-            with self._mapped(function, address):
-                if len(values) == 1:
-                    response = await client.write_coil(
-                        address, bool(values[0]), device_id=self.unit_id
-                    )
-                else:
-                    response = await client.write_coils(
-                        address, [bool(v) for v in values], device_id=self.unit_id
-                    )
-                self._check(response, function, address)
+            bits = [bool(v) for v in values]
+            if single:
+                await self._call(
+                    5, address, lambda: client.write_coil(address, bits[0], device_id=unit)
+                )
+            else:
+                await self._call(
+                    15, address, lambda: client.write_coils(address, bits, device_id=unit)
+                )
         else:
             raise ValueError(f"a {table} cannot be written")

@@ -16,10 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Self
@@ -58,6 +57,7 @@ from equipment_adapters.modbus.fifo import FifoReader
 from equipment_adapters.modbus.link import Endpoint, ModbusLink
 from equipment_adapters.modbus.mapfile import load_map
 from equipment_adapters.modbus.regmap import Point, RegisterMap, Value
+from equipment_adapters.modbus.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -384,9 +384,9 @@ class RackAdapter(Adapter):
                         self._heartbeat_loop(session), name=f"rack {self.device_id} heartbeat"
                     )
 
-    def _ticker(self, interval: float) -> _Ticker:
+    def _ticker(self, interval: float) -> Ticker:
         phase = self._rng.random() * interval if self.options.jitter else 0.0
-        return _Ticker(interval, phase=phase, on_skip=self._count_skips)
+        return Ticker(interval, phase=phase, on_skip=self._count_skips)
 
     def _count_skips(self, missed: int) -> None:
         self.stats.skipped_ticks += missed
@@ -412,6 +412,7 @@ class RackAdapter(Adapter):
     ) -> None:
         device = session.device
         blocks = device.blocks(group)
+        has_status = any(p.name == rp.STATUS for b in blocks for p in b.points)
         ticker = self._ticker(interval)
         while True:
             await ticker.wait()
@@ -424,7 +425,7 @@ class RackAdapter(Adapter):
             except DeviceError as error:
                 self._failed(session, error)
                 continue
-            if rp.STATUS in (p.name for b in blocks for p in b.points):
+            if has_status:
                 self._handle_status(session.values)
 
     async def _poll_fifo(self, device: MapDevice) -> None:
@@ -503,32 +504,6 @@ class RackAdapter(Adapter):
             elif self._fault:
                 self._set_link(LinkState.CONNECTED, "fault cleared")
             self._fault = fault
-
-
-class _Ticker:
-    """Ticks every ``interval`` s; a late consumer skips ticks, it never gets a burst.
-
-    An interval of 0 ticks back to back (yielding to the loop each time).
-    """
-
-    def __init__(self, interval: float, *, phase: float, on_skip: Callable[[int], None]) -> None:
-        self._interval = interval
-        self._deadline = asyncio.get_running_loop().time() + phase
-        self._on_skip = on_skip
-
-    async def wait(self) -> None:
-        if self._interval <= 0:
-            await asyncio.sleep(0)
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._deadline > now:
-            await asyncio.sleep(self._deadline - now)
-        elif now - self._deadline >= self._interval:
-            missed = math.floor((now - self._deadline) / self._interval)
-            self._on_skip(missed)
-            self._deadline += missed * self._interval
-        self._deadline += self._interval
 
 
 def _on_off(point: Point, *, on: bool) -> Value:

@@ -247,10 +247,10 @@ class Fifo:
     rate_hz: float
     poll: str
     fields: tuple[FifoField, ...]
+    record_registers: int = field(init=False)  #: registers of one record
 
-    @property
-    def record_registers(self) -> int:
-        return sum(f.encoding.count for f in self.fields)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "record_registers", sum(f.encoding.count for f in self.fields))
 
     @property
     def end(self) -> int:

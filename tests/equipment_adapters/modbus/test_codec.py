@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from equipment_adapters.errors import DecodeError
 from equipment_adapters.modbus.codec import (
+    RecordDecoder,
     bytes_to_registers,
     decode_columns,
     decode_point,
@@ -215,3 +216,40 @@ def test_records_decode_field_by_field() -> None:
     np.testing.assert_array_equal(decoded["position"], [0.5, 0.75])
     with pytest.raises(DecodeError, match="whole number of 4-register records"):
         decode_records(records.ravel()[:-1], fields)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(NUMERIC), st.sampled_from(list(Swap))), min_size=1, max_size=5
+    ),
+    st.integers(1, 30),
+    st.data(),
+)
+def test_record_decoder_agrees_with_the_columns(
+    layout: list[tuple[DataType, Swap]], n: int, data: st.DataObject
+) -> None:
+    fields = []
+    offset = 0
+    for index, (data_type, drawn) in enumerate(layout):
+        swap = Swap.NONE if drawn.swaps_words and data_type.registers < 2 else drawn
+        encoding = enc(data_type, swap, scale=0.001)
+        fields.append(FifoField(f"f{index}", offset, encoding))
+        offset += encoding.count
+    regs = np.array(
+        data.draw(st.lists(st.integers(0, 0xFFFF), min_size=n * offset, max_size=n * offset)),
+        dtype=np.uint16,
+    )
+    table = regs.reshape(n, offset)
+    decoded = RecordDecoder(fields).decode(table)
+    for f in fields:
+        expected = decode_columns(table[:, f.offset : f.offset + f.encoding.count], f.encoding)
+        assert decoded[f.name].dtype == np.float64
+        np.testing.assert_array_equal(decoded[f.name], expected)
+
+
+def test_float32_fields_are_decoded_to_float64() -> None:
+    encoding = enc(DataType.FLOAT32, Swap.WORD, scale=0.001)
+    regs = np.array([encode_raw(1234.5678, encoding)], dtype=np.uint16)
+    values = decode_columns(regs, encoding)
+    assert values.dtype == np.float64
+    assert values[0] == float(np.float32(1234.5678)) * 0.001

@@ -169,3 +169,29 @@ async def test_a_record_with_the_wrong_seq_stops_the_batch() -> None:
     assert poll.chunk is not None
     assert len(poll.chunk) == 13
     assert [(j.reason, j.expected, j.received) for j in poll.jumps] == [("mismatch", 13, 20)]
+
+
+async def test_a_device_restarted_during_an_outage_is_a_rewind_even_ahead() -> None:
+    ring = Ring(reference_fifo(), start=400)
+    ring.produce(0)
+    reader = FifoReader(ring.fifo)
+    await reader.poll(ring.read, now=100.0)
+    # Down for 2 s; the device restarted and has counted 1500 samples since: further
+    # than where the reader was, but 2 s at 1 kHz would have taken it to about 2400.
+    ring.restart()
+    ring.produce(1500)
+    poll = await reader.poll(ring.read, now=102.0)
+    assert [(j.reason, j.expected, j.received) for j in poll.jumps] == [("rewind", 400, 1500)]
+    assert poll.chunk is None
+
+
+async def test_a_device_that_kept_counting_through_an_outage_is_no_rewind() -> None:
+    ring = Ring(reference_fifo(), start=400)
+    ring.produce(0)
+    reader = FifoReader(ring.fifo)
+    await reader.poll(ring.read, now=100.0)
+    ring.produce(780)  # 0.8 s at 1 kHz, less a little for the device's slower clock
+    poll = await reader.poll(ring.read, now=100.8)
+    assert poll.jumps == []
+    assert poll.chunk is not None
+    assert (poll.chunk.first_seq, len(poll.chunk)) == (400, 780)
