@@ -391,7 +391,14 @@ class RackAdapter(Adapter):
     def _count_skips(self, missed: int) -> None:
         self.stats.skipped_ticks += missed
 
-    def _failed(self, session: _Session, error: DeviceError) -> None:
+    def _failed(
+        self, session: _Session, error: DeviceError, refused: set[tuple[int, int, int]]
+    ) -> None:
+        """Count a failed request; end the session after too many unanswered in a row.
+
+        A refusal (Modbus exception) is reported once when it starts, not on every tick;
+        ``refused`` holds the refusals of the calling loop still going on.
+        """
         self.stats.failed_requests += 1
         if isinstance(error, DeviceUnavailableError):
             raise error
@@ -403,7 +410,11 @@ class RackAdapter(Adapter):
                 ) from error
             return
         if isinstance(error, ModbusExceptionError):
-            self._emit(DeviceFault(self.device_id, str(error), error.code))
+            key = (error.function, error.address, error.code)
+            if key not in refused:
+                refused.add(key)
+                log.warning("%s: %s", self.device_id, error)
+                self._emit(DeviceFault(self.device_id, str(error), error.code))
             return
         raise error
 
@@ -413,6 +424,7 @@ class RackAdapter(Adapter):
         device = session.device
         blocks = device.blocks(group)
         has_status = any(p.name == rp.STATUS for b in blocks for p in b.points)
+        refused: set[tuple[int, int, int]] = set()
         ticker = self._ticker(interval)
         while True:
             await ticker.wait()
@@ -423,8 +435,9 @@ class RackAdapter(Adapter):
                     session.values.update(await device.read_block(block))
                 session.failures = 0
             except DeviceError as error:
-                self._failed(session, error)
+                self._failed(session, error, refused)
                 continue
+            refused.clear()
             if has_status:
                 self._handle_status(session.values)
 
@@ -465,14 +478,16 @@ class RackAdapter(Adapter):
                 initial = watchdog.initial_value
                 timeout = float(initial) if isinstance(initial, int | float) else 1.0
             interval = max(timeout / 4, 0.01)
+        refused: set[tuple[int, int, int]] = set()
         ticker = self._ticker(interval)
         while True:
             await ticker.wait()
             try:
                 await self._beat(session.device)
                 session.failures = 0
+                refused.clear()
             except DeviceError as error:
-                self._failed(session, error)
+                self._failed(session, error, refused)
 
     async def _beat(self, device: MapDevice) -> None:
         """One heartbeat: a counter that changes every time (1..max, wrapping)."""

@@ -134,13 +134,17 @@ async def test_device_exceptions_are_mapped_and_polling_carries_on() -> None:
         assert isinstance(error, ProtocolError)
         assert (error.code, error.function, error.address) == (4, 6, 0)
         assert "server device failure" in str(error)
-        # a refused read is reported as a fault, and the next polls go on
-        rack.fail_requests(2)
-        await recorder.wait_for(
-            lambda: any(isinstance(e, DeviceFault) and e.code == 2 for e in recorder.events)
-        )
+        # Refused reads are reported as a fault when they start, not on every tick, and
+        # the polls go on. Five refusals in a row hit the FIFO poller's counter reads
+        # (and maybe one status or heartbeat request): at most one report per request.
+        rack.fail_requests(2, count=5)
+        await recorder.wait_for(lambda: adapter.stats.failed_requests >= 5)
         before = adapter.stats.samples
         await recorder.wait_for(lambda: adapter.stats.samples > before + 100)
+        refusals = [
+            e for e in recorder.of(DeviceFault) if isinstance(e, DeviceFault) and e.code == 2
+        ]
+        assert 1 <= len(refusals) <= 3
         assert adapter.link is LinkState.CONNECTED
 
 
