@@ -5,15 +5,20 @@ is only the controller's side. Two measurements, in the same run:
 
 * **Adapter against bare pymodbus** (``ratio_vs_bare``): the same racks are polled at the
   map's cadence (FIFO every 20 ms, status every 100 ms, heartbeat every 250 ms),
-  alternately by bare pymodbus loops and by :class:`RackAdapter` instances, twice each
-  for equal times. The bare loops make exactly the adapter's requests but decode nothing
-  and deliver nothing; the adapter decodes every record into numpy arrays and delivers
-  one :class:`SampleBatch` per channel per poll. Both fetch every sample the racks make,
+  alternately by bare pymodbus loops and by :class:`RackAdapter` instances, four times
+  each for equal times (so that changes of load on a shared machine hit both alike).
+  The bare loops make exactly the adapter's requests at the same ticks (the adapter's
+  random phase per rack is off here, as the bare loops have none: how requests bunch
+  changes the kernel's cost of each one) but decode nothing and deliver nothing; the
+  adapter decodes every record into numpy arrays and delivers one :class:`SampleBatch`
+  per channel per poll. Both fetch every sample the racks make,
   so their samples and polls per second are equal while the process keeps up; what
   differs is the CPU the process spends. The rate one process can deliver is samples per
   CPU-second, and ``ratio_vs_bare`` is the adapter's over the bare loops'. (Raw rates at
   saturation would measure the emulators: on a small machine they share the cores and
-  are slower than either client.)
+  are slower than either client.) The figures compare like with like only when both made
+  about the same polls (``comparable``: within 10 %); on a machine too busy to keep the
+  cadence, a poller that skips ticks fetches bigger batches, which cost less per sample.
 * **Capacity** (``racks_sustained``): 1, 2, 4, 8, ... racks at the map's cadence, each step
   with a fresh emulator process. A step is sustained when no sample is lost, at least
   97 % of the samples the racks made in the window arrive, and the pollers make at least
@@ -34,6 +39,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -56,6 +62,8 @@ SWEEP = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128)
 MIN_TICK_SHARE = 0.5
 #: Share of the samples made in the window a sustained step must deliver.
 MIN_SAMPLE_SHARE = 0.97
+#: Windows of each kind in the comparison, interleaved.
+ALTERNATIONS = 4
 
 
 @dataclass
@@ -122,6 +130,11 @@ class Report:
     bare: PollFigures
     adapter: PollFigures
     sweep: list[SweepStep] = field(default_factory=list)
+    load_average: tuple[float, float] = (0.0, 0.0)  #: one-minute load at the start and end
+
+    @property
+    def comparable(self) -> bool:
+        return abs(_ratio(self.adapter.fifo_polls, self.bare.fifo_polls) - 1.0) <= 0.1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,9 +143,12 @@ class Report:
             "rate_hz": 1000,
             "ratio_vs_bare": round(self.ratio_vs_bare, 3),
             "ratio_polls_vs_bare": round(self.ratio_polls_vs_bare, 3),
+            "comparable": self.comparable,
             "goal_ratio": GOAL_RATIO,
             "meets_goal": self.ratio_vs_bare >= GOAL_RATIO,
             "racks_sustained": self.racks_sustained,
+            "load_average": list(self.load_average),
+            "cpus": os.cpu_count(),
             "comparison": {
                 "racks": self.compared_racks,
                 "bare": self.bare.to_json(),
@@ -191,12 +207,12 @@ class EmulatorProcess:
             return
         if process.returncode is None:
             process.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        try:
+            async with asyncio.timeout(10):
+                await process.communicate()  # to the end of its output: the pipe closes
+        except TimeoutError:
+            process.kill()
+            await process.communicate()
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU of the child so far (Linux), None where /proc is missing."""
@@ -219,6 +235,7 @@ class _Window:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.cpu_seconds = 0.0
+        self.probed: float | None = None
 
     async def run(self, seconds: float) -> None:
         cpu, wall = time.process_time(), time.perf_counter()
@@ -329,9 +346,17 @@ class _AdapterWindow:
     gaps: int
     skipped_ticks: int
     reconnected: bool
+    probed: float | None = None  #: the probe's change over the window
 
 
-async def _run_adapters(ports: list[int], regmap: RegisterMap, seconds: float) -> _AdapterWindow:
+async def _run_adapters(
+    ports: list[int],
+    regmap: RegisterMap,
+    seconds: float,
+    *,
+    jitter: bool,
+    probe: Callable[[], float | None] | None = None,
+) -> _AdapterWindow:
     counter = _Counter()
     adapters = [
         RackAdapter(
@@ -340,7 +365,7 @@ async def _run_adapters(ports: list[int], regmap: RegisterMap, seconds: float) -
             endpoint=TcpEndpoint("127.0.0.1", port),
             on_batch=counter.on_batch,
             on_event=counter.on_event,
-            options=RackOptions(request_timeout=1.0),
+            options=RackOptions(request_timeout=1.0, jitter=jitter),
         )
         for port in ports
     ]
@@ -360,10 +385,15 @@ async def _run_adapters(ports: list[int], regmap: RegisterMap, seconds: float) -
             await stack.enter_async_context(adapter)
         await asyncio.sleep(0.3)  # connected and polling before the window opens
         before = totals()
+        probed = probe() if probe else None
         await window.run(seconds)
         after = totals()
+        if probe is not None and probed is not None:
+            now = probe()
+            window.probed = None if now is None else now - probed
         reconnected = any(a.stats.sessions != 1 for a in adapters)
     return _AdapterWindow(
+        probed=window.probed,
         figures=PollFigures(
             seconds=window.seconds,
             fifo_polls=after[0] - before[0],
@@ -385,9 +415,12 @@ async def _compare(
 ) -> tuple[PollFigures, PollFigures]:
     bare, adapted = PollFigures(), PollFigures()
     async with EmulatorProcess(racks) as emulators:
-        for _ in range(2):  # interleaved, so changes of load on the machine hit both alike
-            bare.add(await _run_bare(emulators.ports, regmap, seconds / 4))
-            adapted.add((await _run_adapters(emulators.ports, regmap, seconds / 4)).figures)
+        for _ in range(ALTERNATIONS):
+            bare.add(await _run_bare(emulators.ports, regmap, seconds / (2 * ALTERNATIONS)))
+            window = await _run_adapters(
+                emulators.ports, regmap, seconds / (2 * ALTERNATIONS), jitter=False
+            )
+            adapted.add(window.figures)
     return bare, adapted
 
 
@@ -395,17 +428,17 @@ async def _sweep_step(racks: int, seconds: float, regmap: RegisterMap) -> SweepS
     fifo = regmap.fifo
     assert fifo is not None
     async with EmulatorProcess(racks) as emulators:
-        cpu_before = emulators.cpu_seconds()
-        window = await _run_adapters(emulators.ports, regmap, seconds)
-        cpu_after = emulators.cpu_seconds()
+        window = await _run_adapters(
+            emulators.ports, regmap, seconds, jitter=True, probe=emulators.cpu_seconds
+        )
     figures = window.figures
     interval = regmap.poll_groups[fifo.poll].scan_interval
     ticks = round(racks * figures.seconds / interval)
     expected = racks * fifo.rate_hz
     samples_per_s = _ratio(figures.samples, figures.seconds)
     emulator_cpu = None
-    if cpu_before is not None and cpu_after is not None:
-        emulator_cpu = round(_ratio(cpu_after - cpu_before, figures.seconds), 3)
+    if window.probed is not None:
+        emulator_cpu = round(_ratio(window.probed, figures.seconds), 3)
     sustained = (
         window.gaps == 0
         and not window.reconnected
@@ -429,10 +462,11 @@ async def _sweep_step(racks: int, seconds: float, regmap: RegisterMap) -> SweepS
 
 
 async def run_benchmark(
-    *, racks: int = 8, seconds: float = 8.0, sweep_seconds: float = 3.0, max_racks: int = 64
+    *, racks: int = 2, seconds: float = 12.0, sweep_seconds: float = 3.0, max_racks: int = 64
 ) -> Report:
     """Both measurements; see the module's docstring."""
     regmap = load_map(MAP)
+    load_before = os.getloadavg()[0]
     bare, adapted = await _compare(racks, seconds, regmap)
     sweep: list[SweepStep] = []
     sustained = 0
@@ -450,6 +484,7 @@ async def run_benchmark(
         bare=bare,
         adapter=adapted,
         sweep=sweep,
+        load_average=(round(load_before, 2), round(os.getloadavg()[0], 2)),
     )
 
 

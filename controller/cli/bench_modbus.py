@@ -22,9 +22,9 @@ def register(subparsers: Subparsers) -> None:
         f"CPU-second of each (ratio_vs_bare, goal {GOAL_RATIO:g}); then the number of racks "
         "polled without losing a sample (racks_sustained).",
     )
-    parser.add_argument("--racks", type=int, default=8, help="racks in the comparison (default 8)")
+    parser.add_argument("--racks", type=int, default=2, help="racks in the comparison (default 2)")
     parser.add_argument(
-        "--seconds", type=float, default=8.0, help="length of the comparison (default 8 s)"
+        "--seconds", type=float, default=12.0, help="length of the comparison (default 12 s)"
     )
     parser.add_argument(
         "--sweep-seconds",
@@ -85,8 +85,11 @@ def _print(data: dict[str, Any]) -> None:
     )
     print(
         f"ratio_vs_bare {data['ratio_vs_bare']:.3f} (samples per CPU-second; goal "
-        f"{data['goal_ratio']:g}), polls {data['ratio_polls_vs_bare']:.3f}\n"
+        f"{data['goal_ratio']:g}), polls {data['ratio_polls_vs_bare']:.3f}"
     )
+    if not data["comparable"]:
+        print("(not comparable: the two made different numbers of polls; the machine is busy)")
+    print()
     print("capacity: racks at the map's cadence (FIFO every 20 ms)")
     columns = [
         ("racks", "racks"),
@@ -107,3 +110,5 @@ def _print(data: dict[str, Any]) -> None:
         ],
     )
     print(f"racks_sustained {data['racks_sustained']}")
+    before, after = data["load_average"]
+    print(f"(load average {before:g} before, {after:g} after, on {data['cpus']} CPUs)")

@@ -282,13 +282,17 @@ class RecordDecoder:
     """Decodes FIFO records field by field, with each field's layout worked out once.
 
     The adapter decodes a block on every poll, so the per-call work is kept to a few numpy
-    operations: when no field reverses its registers, the records are viewed once as a
-    structured array whose fields carry the device's byte order, and each field is one
-    strided read; otherwise each field is decoded on its own.
+    operations. When the fields decoded are adjacent one-register values of one type (the
+    reference rack's int16 positions and forces), the whole block is scaled in one
+    operation into one row per field. Otherwise, when no field reverses its registers, the
+    records are viewed once as a structured array whose fields carry the device's byte
+    order; else each field is decoded on its own.
     """
 
     def __init__(self, fields: Sequence[FifoField]) -> None:
+        self.fields = tuple(fields)
         self.width = sum(f.encoding.count for f in fields)
+        self._uniform: dict[str | None, tuple[int, int, np.dtype[Any], Any, Any] | None] = {}
         self._scales = [(f.name, f.encoding.scale, f.encoding.offset) for f in fields]
         self._plans = [
             (f.name, f.offset, f.offset + f.encoding.count, *_layout(f.encoding)) for f in fields
@@ -317,8 +321,12 @@ class RecordDecoder:
             )
 
     def table(self, registers: npt.NDArray[np.uint16] | Sequence[int]) -> npt.NDArray[np.uint16]:
-        """The registers as an ``(n, width)`` array of records."""
-        flat = np.asarray(registers, dtype=np.uint16)
+        """The registers as an ``(n, width)`` array of records.
+
+        The array holds big-endian 16-bit words, the bytes as the device sent them, so the
+        structured view needs no copy.
+        """
+        flat = np.asarray(registers, dtype=">u2")
         if flat.size % self.width:
             raise DecodeError(
                 f"{flat.size} registers are not a whole number of {self.width}-register records",
@@ -327,23 +335,81 @@ class RecordDecoder:
             )
         return flat.reshape(flat.size // self.width, self.width)
 
-    def decode(self, table: npt.NDArray[np.uint16]) -> dict[str, npt.NDArray[np.float64]]:
-        """One float64 array per field from an ``(n, width)`` array of records."""
+    def raw(self, table: npt.NDArray[np.uint16], name: str) -> npt.NDArray[Any]:
+        """The raw (unscaled, typed) values of one field."""
+        if self._record is not None:
+            records = np.ascontiguousarray(table, dtype=">u2").view(self._record)
+            return records.reshape(table.shape[0])[name]
+        for field_name, start, stop, reverse, register, dtype in self._plans:
+            if field_name == name:
+                block = table[:, start:stop]
+                if reverse:
+                    block = block[:, ::-1]
+                return (
+                    np.ascontiguousarray(block, dtype=register).view(dtype).reshape(table.shape[0])
+                )
+        raise KeyError(name)
+
+    def _uniform_plan(self, skip: str | None) -> tuple[int, int, np.dtype[Any], Any, Any] | None:
+        """(first column, last + 1, dtype, scales, offsets) when one operation decodes all."""
+        if skip not in self._uniform:
+            chosen = [f for f in self.fields if f.name != skip]
+            dtypes = {_layout(f.encoding)[1:] for f in chosen}
+            columns = [f.offset for f in chosen]
+            plan = None
+            if (
+                chosen
+                and all(f.encoding.count == 1 for f in chosen)
+                and len(dtypes) == 1
+                and columns == list(range(columns[0], columns[0] + len(columns)))
+            ):
+                register, dtype = dtypes.pop()
+                offsets = np.array([[f.encoding.offset] for f in chosen])
+                plan = (
+                    columns[0],
+                    columns[-1] + 1,
+                    dtype.newbyteorder(register.byteorder),
+                    np.array([[f.encoding.scale] for f in chosen]),
+                    offsets if offsets.any() else None,
+                )
+            self._uniform[skip] = plan
+        return self._uniform[skip]
+
+    def decode(
+        self, table: npt.NDArray[np.uint16], *, skip: str | None = None
+    ) -> dict[str, npt.NDArray[np.float64]]:
+        """One float64 array per field (but ``skip``) from an ``(n, width)`` array of records."""
         n = table.shape[0]
+        uniform = self._uniform_plan(skip)
+        if uniform is not None:
+            first, last, dtype, scales, offsets = uniform
+            # The registers hold big-endian words; each column seen in the field's type.
+            typed = np.ascontiguousarray(table[:, first:last], dtype=">u2").view(dtype)
+            rows = np.empty((last - first, n))
+            np.multiply(typed.T, scales, out=rows)
+            if offsets is not None:
+                rows += offsets
+            names = [f.name for f in self.fields if f.name != skip]
+            return dict(zip(names, rows, strict=True))
         raws: dict[str, npt.NDArray[Any]] = {}
         if self._record is not None:
             # The registers as the device sent them (big-endian words), seen as records.
             records = np.ascontiguousarray(table, dtype=">u2").view(self._record).reshape(n)
             for name, *_ in self._plans:
-                raws[name] = records[name]
+                if name != skip:
+                    raws[name] = records[name]
         else:
             for name, start, stop, reverse, register, dtype in self._plans:
+                if name == skip:
+                    continue
                 block = table[:, start:stop]
                 if reverse:
                     block = block[:, ::-1]
                 raws[name] = np.ascontiguousarray(block, dtype=register).view(dtype).reshape(n)
         out: dict[str, npt.NDArray[np.float64]] = {}
         for name, scale, offset in self._scales:
+            if name == skip:
+                continue
             raw = raws[name]
             values: npt.NDArray[np.float64] = (
                 np.multiply(raw, scale, dtype=np.float64)

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from equipment_adapters.modbus.blocks import plan_record_reads
 from equipment_adapters.modbus.codec import RecordDecoder
 from equipment_adapters.modbus.regmap import MAX_READ_REGISTERS, Fifo, Table
 
@@ -84,9 +83,13 @@ class FifoReader:
         # A reader further behind than this reads slots the device may be overwriting.
         self._usable = fifo.capacity - max(1, fifo.capacity // 10)
         seq_field = fifo.seq_field
-        self._seq_modulus = float(1 << (16 * seq_field.encoding.count)) if seq_field else 0.0
+        self._seq_mask = (1 << (16 * seq_field.encoding.count)) - 1 if seq_field else 0
         self._decoder = RecordDecoder(fifo.fields)
-        self._steps = np.arange(fifo.capacity, dtype=np.float64)
+        self._steps = np.arange(fifo.capacity, dtype=np.int64)
+        self._capacity = fifo.capacity
+        self._width = fifo.record_registers
+        self._address = fifo.address
+        self._per_read = max(1, max_registers // fifo.record_registers)
         counter = fifo.sequence.encoding
         self._counter_order = (counter.swap.swaps_words, counter.swap.swaps_bytes)
 
@@ -147,27 +150,35 @@ class FifoReader:
         if records <= 0:
             self.next_seq = start
             return result
+        # The record reads: at most max_registers each, split where the ring wraps.
         parts: list[list[int] | list[bool]] = []
-        for plan in plan_record_reads(fifo, start, records, max_registers=self.max_registers):
-            parts.append(await read(fifo.table, plan.address, plan.count))
+        seq, remaining = start, records
+        while remaining:
+            slot = seq % self._capacity
+            n = min(remaining, self._per_read, self._capacity - slot)
+            parts.append(
+                await read(fifo.table, self._address + slot * self._width, n * self._width)
+            )
             result.reads += 1
+            seq += n
+            remaining -= n
         if len(parts) == 1:
-            flat = np.asarray(parts[0], dtype=np.uint16)
+            table = self._decoder.table(parts[0])
         else:
-            flat = np.concatenate([np.asarray(part, dtype=np.uint16) for part in parts])
-        values = self._decoder.decode(self._decoder.table(flat))
+            table = self._decoder.table(np.concatenate([np.asarray(p, dtype=">u2") for p in parts]))
         delivered = records
-        if self._seq_modulus:
-            # float64 holds these integers exactly
-            expected = (self._steps[:records] + start) % self._seq_modulus
-            bad = np.flatnonzero(values.pop("seq") != expected)
-            if bad.size:
-                delivered = int(bad[0])
+        if self._seq_mask:
+            seqs = self._decoder.raw(table, "seq")
+            expected = (self._steps[:records] + start) & self._seq_mask
+            if not np.array_equal(seqs, expected):
+                delivered = int(np.flatnonzero(seqs != expected)[0])
                 result.jumps.append(SequenceJump(start + delivered, head, "mismatch"))
-                values = {k: v[:delivered] for k, v in values.items()}
+                table = table[:delivered]
         self.next_seq = head
         if delivered:
-            result.chunk = FifoChunk(first_seq=start, values=values)
+            result.chunk = FifoChunk(
+                first_seq=start, values=self._decoder.decode(table, skip="seq")
+            )
         return result
 
     def _counter_value(self, registers: list[int] | list[bool]) -> int:

@@ -32,6 +32,7 @@ def test_bench_modbus_small_run_is_well_formed(capsys: pytest.CaptureFixture[str
     assert isinstance(data["ratio_vs_bare"], float)
     assert data["ratio_vs_bare"] > 0
     assert data["meets_goal"] == (data["ratio_vs_bare"] >= data["goal_ratio"])
+    assert isinstance(data["comparable"], bool)
     assert data["racks_sustained"] in (0, 1, 2)
     for side in ("bare", "adapter"):
         figures = data["comparison"][side]

@@ -34,7 +34,7 @@ def sim_rack(*extra: str) -> Iterator[int]:
         yield int(match.group(1))
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.communicate(timeout=10)  # reads to the end: the pipes close
         assert process.returncode == 0  # SIGTERM is a clean stop
 
 

@@ -42,7 +42,7 @@ async def rack_process(port: int) -> AsyncIterator[tuple[asyncio.subprocess.Proc
     finally:
         if process.returncode is None:
             process.kill()
-        await process.wait()
+        await process.communicate()  # to the end of its output: the pipes close
 
 
 async def test_killed_rack_is_reconnected_and_its_restart_reported() -> None:
@@ -59,7 +59,7 @@ async def test_killed_rack_is_reconnected_and_its_restart_reported() -> None:
         async with adapter:
             await recorder.wait_for(lambda: recorder.samples(Channel.POSITION_LEFT) > 300)
             first.send_signal(signal.SIGKILL)
-            await first.wait()
+            await first.communicate()
             await recorder.wait_for(lambda: adapter.link is LinkState.DISCONNECTED)
             before = recorder.samples(Channel.POSITION_LEFT)
             async with rack_process(port):
