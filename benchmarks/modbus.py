@@ -298,8 +298,7 @@ async def _bare_rack(
             next_seq = head
     finally:
         status_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await status_task
+        await asyncio.wait({status_task})
         client.close()
 
 

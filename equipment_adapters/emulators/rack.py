@@ -238,8 +238,7 @@ class RackEmulator:
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            await asyncio.wait({ticker})  # the caller's own cancellation still propagates
         await self.stop_serving()
 
     async def start_serving(self) -> None:

@@ -176,8 +176,7 @@ class _Checker:
         task, self._beat_task = self._beat_task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})  # the caller's own cancellation still propagates
 
     async def reset_fault(self) -> None:
         reset = self.point(rp.FAULT_RESET)

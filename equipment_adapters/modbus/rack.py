@@ -14,7 +14,6 @@ in the device's ring after a short outage are delivered, and what is lost is rep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -43,6 +42,7 @@ from equipment_adapters.base import (
 )
 from equipment_adapters.batch import SampleBatch
 from equipment_adapters.errors import (
+    DecodeError,
     DeviceError,
     DeviceTimeoutError,
     DeviceUnavailableError,
@@ -195,9 +195,8 @@ class RackAdapter(Adapter):
             task, self._supervisor = self._supervisor, None
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                # The supervisor ended by our cancel; a caller's own cancellation goes on.
+                # wait() does not raise the task's cancellation; the caller's own one does.
+                await asyncio.wait({task})
             self._set_link(LinkState.DISCONNECTED, "adapter closed")
 
     async def apply(self, command: Command) -> None:
@@ -321,8 +320,15 @@ class RackAdapter(Adapter):
                 reason = str(group.exceptions[0])
                 self._emit(DeviceFault(self.device_id, reason))
                 delay = self.options.backoff_max
-            except* DeviceError as group:
+            except* (DeviceError, DecodeError) as group:
                 reason = str(group.exceptions[0])
+            except* Exception as group:
+                # A bug, not the device: say so loudly, and keep supervising (a supervisor
+                # that dies leaves a rack unwatched) at the slowest pace.
+                log.error("%s: adapter error", self.device_id, exc_info=group.exceptions[0])
+                reason = f"adapter error: {group.exceptions[0]!r}"
+                self._emit(DeviceFault(self.device_id, reason))
+                delay = self.options.backoff_max
             finally:
                 self._session = None
                 self._first_attempt.set()

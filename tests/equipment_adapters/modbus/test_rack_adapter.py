@@ -340,3 +340,32 @@ async def test_adapter_is_not_reentrant_and_starts_without_a_device() -> None:
             await adapter.__aenter__()
         await asyncio.sleep(0.3)
     assert recorder.links().count(LinkState.CONNECTING) >= 2
+
+
+async def test_a_bug_downstream_is_reported_and_supervision_goes_on() -> None:
+    recorder = Recorder()
+    raised: list[int] = []
+
+    def fragile(batch: object) -> None:
+        if not raised:
+            raised.append(1)
+            raise ZeroDivisionError("a consumer's bug")
+        recorder.on_batch(batch)  # type: ignore[arg-type]
+
+    async with RackEmulator() as rack:
+        from equipment_adapters.modbus.link import TcpEndpoint
+        from equipment_adapters.modbus.rack import RackAdapter
+
+        adapter = RackAdapter(
+            device_id="rack-1",
+            regmap=rack.regmap,
+            endpoint=TcpEndpoint("127.0.0.1", rack.port),
+            on_batch=fragile,
+            on_event=recorder.on_event,
+            options=dataclasses.replace(FAST, backoff_max=0.1),
+        )
+        async with adapter:
+            await recorder.wait_for(lambda: recorder.samples(Channel.FORCE_LEFT) > 200)
+    faults = [e for e in recorder.of(DeviceFault) if isinstance(e, DeviceFault)]
+    assert any("adapter error: ZeroDivisionError" in f.description for f in faults)
+    assert adapter.stats.sessions >= 2
