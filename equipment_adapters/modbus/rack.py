@@ -372,6 +372,9 @@ class RackAdapter(Adapter):
             if self.stats.sessions > 1:
                 log.warning("%s: link up again", self.device_id)
             self._set_link(LinkState.CONNECTED)
+            # A new session reports the device's state afresh (a fault still latched
+            # after an outage puts the link back in FAULT).
+            self._estop = self._fault = None
             self._handle_status(session.values)
             assert self._first_attempt is not None
             self._first_attempt.set()

@@ -248,6 +248,13 @@ async def test_outage_longer_than_the_ring_is_reported_as_a_gap() -> None:
         await recorder.wait_for(lambda: bool(recorder.gaps()))
         # longer than the watchdog's second too: the device dropped its load and latched
         await recorder.wait_for(lambda: adapter.link is LinkState.FAULT)
+        # a second outage: the fault is still latched when the link comes back
+        await rack.stop_serving()
+        await recorder.wait_for(lambda: adapter.link is LinkState.DISCONNECTED)
+        await rack.start_serving()
+        await recorder.wait_for(lambda: adapter.stats.sessions == 3)
+        assert adapter.link is LinkState.FAULT
+        assert recorder.links()[-2:] == [LinkState.CONNECTED, LinkState.FAULT]
     gap = recorder.gaps()[0]
     assert gap.reason == "overrun"
     assert 300 < gap.lost < 1500
