@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -117,6 +118,15 @@ class RackState:
     samples: int
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def find_athlete(key: str) -> SimulatedAthlete:
     """A demo athlete by id (``ath-ben``) or name (``Ben``, any case)."""
     for athlete in DEMO_ATHLETES:
@@ -154,6 +164,11 @@ class RackEmulator:
         first_sample: int = 0,
         exercise: str = "back_squat",
     ) -> None:
+        if not _is_loopback(host):
+            raise InvalidInputError(
+                f"{host!r} is not a loopback address: emulators serve this machine only",
+                where="host",
+            )
         self.regmap = load_map(regmap) if isinstance(regmap, str) else regmap
         self.profile = rp.RackProfile.from_map(self.regmap)
         fifo = self.regmap.fifo

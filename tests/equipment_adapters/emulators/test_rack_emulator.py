@@ -169,3 +169,9 @@ def test_demo_athletes_by_id_or_name() -> None:
 async def test_unknown_identity_override_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="no identity value 'serial'"):
         RackEmulator(identity={"serial": 1})
+
+
+def test_emulators_serve_loopback_only() -> None:
+    with pytest.raises(InvalidInputError, match=r"'0\.0\.0\.0' is not a loopback address"):
+        RackEmulator(host="0.0.0.0")
+    RackEmulator(host="::1")
