@@ -12,6 +12,7 @@ not the expected one (``mismatch``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -86,6 +87,9 @@ class FifoReader:
         self._seq_mask = (1 << (16 * seq_field.encoding.count)) - 1 if seq_field else 0
         self._decoder = RecordDecoder(fifo.fields)
         self._steps = np.arange(fifo.capacity, dtype=np.int64)
+        plain = seq_field is not None and seq_field.encoding.count == 1
+        plain = plain and seq_field is not None and not seq_field.encoding.swap.swaps_bytes
+        self._seq_word = seq_field.offset if plain and seq_field is not None else None
         self._capacity = fifo.capacity
         self._width = fifo.record_registers
         self._address = fifo.address
@@ -162,24 +166,46 @@ class FifoReader:
             result.reads += 1
             seq += n
             remaining -= n
-        if len(parts) == 1:
-            table = self._decoder.table(parts[0])
-        else:
-            table = self._decoder.table(np.concatenate([np.asarray(p, dtype=">u2") for p in parts]))
+        flat = parts[0] if len(parts) == 1 else list(itertools.chain.from_iterable(parts))
         delivered = records
         if self._seq_mask:
-            seqs = self._decoder.raw(table, "seq")
-            expected = (self._steps[:records] + start) & self._seq_mask
-            if not np.array_equal(seqs, expected):
-                delivered = int(np.flatnonzero(seqs != expected)[0])
+            delivered = self._check_numbers(flat, start, records)
+            if delivered < records:
                 result.jumps.append(SequenceJump(start + delivered, head, "mismatch"))
-                table = table[:delivered]
+                flat = flat[: delivered * self._width]
         self.next_seq = head
         if delivered:
+            table = self._decoder.table(flat)
             result.chunk = FifoChunk(
                 first_seq=start, values=self._decoder.decode(table, skip="seq")
             )
         return result
+
+    def _check_numbers(self, flat: list[int] | list[bool], start: int, records: int) -> int:
+        """How many records, from the first, carry the numbers they should."""
+        if self._seq_word is not None:
+            # One plain register: compare the register values with the numbers they should
+            # hold as lists (C-level slicing, ranges and comparison; no array needed).
+            numbers = flat[self._seq_word :: self._width]
+            modulus = self._seq_mask + 1
+            first = start & self._seq_mask
+            if first + records <= modulus:
+                expected = list(range(first, first + records))
+            else:
+                expected = list(range(first, modulus)) + list(range(first + records - modulus))
+            if numbers == expected:
+                return records
+            return next(
+                i
+                for i, (got, want) in enumerate(zip(numbers, expected, strict=True))
+                if got != want
+            )
+        table = self._decoder.table(flat)
+        seqs = self._decoder.raw(table, "seq")
+        wanted = (self._steps[:records] + start) & self._seq_mask
+        if np.array_equal(seqs, wanted):
+            return records
+        return int(np.flatnonzero(seqs != wanted)[0])
 
     def _counter_value(self, registers: list[int] | list[bool]) -> int:
         """The unsigned counter from its registers (validated uint16 or uint32)."""
