@@ -14,7 +14,6 @@ whose task is cancelled raises ``CancelledError``, whatever pymodbus turned it i
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -65,11 +64,10 @@ Endpoint = TcpEndpoint | RtuEndpoint
 
 @dataclass(slots=True)
 class LinkStats:
-    """Counters of one link, for health and the benchmark."""
+    """Counters of one link, for health pages."""
 
     requests: int = 0
     failures: int = 0
-    last_round_trip: float = 0.0
 
 
 class ModbusLink:
@@ -143,17 +141,11 @@ class ModbusLink:
             self._client.close()
             self._client = None
 
-    def _require(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
-        if self._client is None or not self._client.connected:
-            raise DeviceUnavailableError(f"not connected to {self.endpoint}", device_id=self.name)
-        return self._client
-
     async def _call(
         self, function: int, address: int, request: Callable[[], Awaitable[Any]]
     ) -> Any:
         """One request: pymodbus's exceptions translated, a cancelled task kept cancelled."""
         self.stats.requests += 1
-        started = time.perf_counter()
         task = asyncio.current_task()
         # Compare with the count at the start: a task may carry a stale count (Python 3.11's
         # TaskGroup can leave one on its parent), and only a new request matters here.
@@ -184,12 +176,13 @@ class ModbusLink:
                 address=address,
                 device_id=self.name,
             )
-        self.stats.last_round_trip = time.perf_counter() - started
         return response
 
     async def read(self, table: Table, address: int, count: int) -> list[int] | list[bool]:
         """``count`` registers (or bits) of ``table`` from ``address``, in one request."""
-        client = self._require()
+        client = self._client
+        if client is None:
+            raise DeviceUnavailableError(f"not connected to {self.endpoint}", device_id=self.name)
         unit = self.unit_id
         if table is Table.HOLDING:
             reader = client.read_holding_registers
@@ -217,7 +210,9 @@ class ModbusLink:
         self, table: Table, address: int, values: Sequence[int] | Sequence[bool]
     ) -> None:
         """Write registers (function 6 for one, 16 for more) or coils (5 or 15)."""
-        client = self._require()
+        client = self._client
+        if client is None:
+            raise DeviceUnavailableError(f"not connected to {self.endpoint}", device_id=self.name)
         unit = self.unit_id
         single = len(values) == 1
         if table is Table.HOLDING:
