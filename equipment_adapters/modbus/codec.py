@@ -42,6 +42,7 @@ _STRUCT = {
     DataType.FLOAT32: "f",
     DataType.FLOAT64: "d",
 }
+_WORD_TYPES = frozenset({DataType.INT16, DataType.UINT16})
 _NUMPY = {
     DataType.INT16: ">i2",
     DataType.UINT16: ">u2",
@@ -162,10 +163,23 @@ def decode_point(point: Point, values: Sequence[int] | Sequence[bool]) -> Value:
         if len(values) != 1:
             raise DecodeError(f"expected 1 bit, got {len(values)}", field=point.name, offset=0)
         return bool(values[0])
-    raw = decode_raw([int(v) for v in values], point.encoding)
+    encoding = point.encoding
+    if encoding.count == 1 and len(values) == 1 and encoding.data_type in _WORD_TYPES:
+        # The common status word or 16-bit setting, without going through bytes.
+        word = int(values[0])
+        if not 0 <= word <= 0xFFFF:
+            raise DecodeError(
+                f"register value {word} is not a 16-bit word", field=point.name, offset=0
+            )
+        if encoding.swap.swaps_bytes:
+            word = ((word & 0xFF) << 8) | (word >> 8)
+        if encoding.data_type is DataType.INT16 and word >= 0x8000:
+            word -= 0x10000
+        return scale_raw(word, encoding)
+    raw = decode_raw([int(v) for v in values], encoding)
     if isinstance(raw, str):
         return raw
-    return scale_raw(raw, point.encoding)
+    return scale_raw(raw, encoding)
 
 
 def encode_point(
@@ -292,7 +306,9 @@ class RecordDecoder:
     def __init__(self, fields: Sequence[FifoField]) -> None:
         self.fields = tuple(fields)
         self.width = sum(f.encoding.count for f in fields)
-        self._uniform: dict[str | None, tuple[int, int, np.dtype[Any], Any, Any] | None] = {}
+        self._uniform: dict[
+            str | None, tuple[int, int, np.dtype[Any], Any, Any, tuple[str, ...]] | None
+        ] = {}
         self._scales = [(f.name, f.encoding.scale, f.encoding.offset) for f in fields]
         self._plans = [
             (f.name, f.offset, f.offset + f.encoding.count, *_layout(f.encoding)) for f in fields
@@ -350,7 +366,9 @@ class RecordDecoder:
                 )
         raise KeyError(name)
 
-    def _uniform_plan(self, skip: str | None) -> tuple[int, int, np.dtype[Any], Any, Any] | None:
+    def _uniform_plan(
+        self, skip: str | None
+    ) -> tuple[int, int, np.dtype[Any], Any, Any, tuple[str, ...]] | None:
         """(first column, last + 1, dtype, scales, offsets) when one operation decodes all."""
         if skip not in self._uniform:
             chosen = [f for f in self.fields if f.name != skip]
@@ -371,6 +389,7 @@ class RecordDecoder:
                     dtype.newbyteorder(register.byteorder),
                     np.array([[f.encoding.scale] for f in chosen]),
                     offsets if offsets.any() else None,
+                    tuple(f.name for f in chosen),
                 )
             self._uniform[skip] = plan
         return self._uniform[skip]
@@ -382,14 +401,13 @@ class RecordDecoder:
         n = table.shape[0]
         uniform = self._uniform_plan(skip)
         if uniform is not None:
-            first, last, dtype, scales, offsets = uniform
+            first, last, dtype, scales, offsets, names = uniform
             # The registers hold big-endian words; each column seen in the field's type.
             typed = np.ascontiguousarray(table[:, first:last], dtype=">u2").view(dtype)
             rows = np.empty((last - first, n))
             np.multiply(typed.T, scales, out=rows)
             if offsets is not None:
                 rows += offsets
-            names = [f.name for f in self.fields if f.name != skip]
             return dict(zip(names, rows, strict=True))
         raws: dict[str, npt.NDArray[Any]] = {}
         if self._record is not None:

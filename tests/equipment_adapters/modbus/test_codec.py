@@ -253,3 +253,19 @@ def test_float32_fields_are_decoded_to_float64() -> None:
     values = decode_columns(regs, encoding)
     assert values.dtype == np.float64
     assert values[0] == float(np.float32(1234.5678)) * 0.001
+
+
+@given(
+    st.sampled_from([DataType.INT16, DataType.UINT16]),
+    st.sampled_from([Swap.NONE, Swap.BYTE]),
+    st.integers(0, 0xFFFF),
+)
+def test_one_register_points_decode_like_the_general_path(
+    data_type: DataType, swap: Swap, word: int
+) -> None:
+    point = _point(encoding=enc(data_type, swap, scale=0.1, offset=2.0))
+    raw = decode_raw([word], point.encoding)
+    assert isinstance(raw, int)
+    assert decode_point(point, [word]) == raw * 0.1 + 2.0
+    with pytest.raises(DecodeError, match="not a 16-bit word"):
+        decode_point(point, [0x10000])
