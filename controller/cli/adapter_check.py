@@ -49,6 +49,9 @@ def register(subparsers: Subparsers) -> None:
         metavar="SECONDS",
         help="time allowed per request (default 1 s)",
     )
+    parser.add_argument(
+        "--unit", type=int, help="Modbus device address (default: the map's unit_id)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -67,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("must be positive", where="--duration")
     if args.timeout <= 0:
         raise InvalidInputError("must be positive", where="--timeout")
+    if args.unit is not None and not 1 <= args.unit <= 247:
+        raise InvalidInputError(f"{args.unit} is not a Modbus device address", where="--unit")
     endpoint = endpoint_of(args)
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # its errors are our rows
     if not args.json:
@@ -76,7 +81,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     report = asyncio.run(
-        check_device(regmap, endpoint, fifo_seconds=args.duration, request_timeout=args.timeout)
+        check_device(
+            regmap,
+            endpoint,
+            fifo_seconds=args.duration,
+            request_timeout=args.timeout,
+            unit_id=args.unit,
+        )
     )
     if args.json:
         print_json(report.to_json())

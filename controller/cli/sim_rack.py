@@ -35,6 +35,9 @@ def register(subparsers: Subparsers) -> None:
         "--baudrate", type=int, default=115200, help="RTU baud rate (default 115200)"
     )
     parser.add_argument(
+        "--unit", type=int, help="Modbus device address to answer (default: the map's)"
+    )
+    parser.add_argument(
         "--map",
         default="reference-rack",
         help="a rack map file or a shipped map's name (default reference-rack)",
@@ -73,6 +76,10 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port < 65536:
         raise InvalidInputError(f"{args.port} is not a TCP port", where="--port")
+    if args.unit is not None and not 1 <= args.unit <= 247:
+        raise InvalidInputError(
+            f"{args.unit} is not a Modbus device address (1..247)", where="--unit"
+        )
     if args.reps < 1:
         raise InvalidInputError("must be at least 1", where="--reps")
     if args.rest < 0:
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         serial_port=args.serial,
         baudrate=args.baudrate,
+        unit_id=args.unit,
         ignore_watchdog=args.ignore_watchdog,
     )
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -105,7 +113,7 @@ async def _serve(emulator: RackEmulator, args: argparse.Namespace) -> None:
         async with emulator as rack, asyncio.TaskGroup() as group:
             where = args.serial or f"tcp 127.0.0.1:{rack.port}"
             print(
-                f"{rack.regmap.name} emulator: modbus {where} unit {rack.regmap.unit_id}, "
+                f"{rack.regmap.name} emulator: modbus {where} unit {rack.unit_id}, "
                 f"athlete {rack.athlete.name}",
                 flush=True,
             )

@@ -144,7 +144,8 @@ class RackEmulator:
     makes a faulty device that keeps its load when the heartbeat stops (the conformance
     check must fail it); ``identity`` overrides identity values (a device of another
     model); ``first_sample`` starts the sample counter there (to test its wrap-around);
-    ``exercise`` is the lift the rack is set up for (where the bar waits).
+    ``exercise`` is the lift the rack is set up for (where the bar waits); ``unit_id`` the
+    Modbus device address it answers (the map's by default).
     :attr:`response_delay` delays every answer (a slow gateway) and
     :meth:`fail_requests` makes the next requests answer with an exception code.
     """
@@ -163,6 +164,7 @@ class RackEmulator:
         identity: Mapping[str, Value] | None = None,
         first_sample: int = 0,
         exercise: str = "back_squat",
+        unit_id: int | None = None,
     ) -> None:
         if not _is_loopback(host):
             raise InvalidInputError(
@@ -171,6 +173,8 @@ class RackEmulator:
             )
         self.regmap = load_map(regmap) if isinstance(regmap, str) else regmap
         self.profile = rp.RackProfile.from_map(self.regmap)
+        #: the Modbus device address it answers (the map's unless given)
+        self.unit_id = self.regmap.unit_id if unit_id is None else unit_id
         fifo = self.regmap.fifo
         assert fifo is not None
         self.fifo = fifo
@@ -260,7 +264,7 @@ class RackEmulator:
         """Open the server (again): the device state and the FIFO carry on."""
         if self._server is not None:
             return
-        device = SimDevice(id=self.regmap.unit_id, simdata=self._simdata(), action=self._access)
+        device = SimDevice(id=self.unit_id, simdata=self._simdata(), action=self._access)
         server: ModbusTcpServer | ModbusSerialServer
         if self.serial_port is not None:
             server = ModbusSerialServer(

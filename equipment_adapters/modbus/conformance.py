@@ -435,13 +435,16 @@ async def check_device(
     fifo_seconds: float = DEFAULT_FIFO_SECONDS,
     request_timeout: float = 1.0,
     progress: Callable[[CheckResult], None] | None = None,
+    unit_id: int | None = None,
 ) -> ConformanceReport:
-    """Run every check against the device at ``endpoint``; never raises for a bad device."""
+    """Run every check against the device at ``endpoint``; never raises for a bad device.
+
+    ``unit_id`` overrides the map's Modbus device address.
+    """
     report = ConformanceReport(regmap.name, regmap.version, str(endpoint))
     try:
-        link_cm = ModbusLink(
-            endpoint, unit_id=regmap.unit_id, timeout=request_timeout, name="check"
-        )
+        unit = regmap.unit_id if unit_id is None else unit_id
+        link_cm = ModbusLink(endpoint, unit_id=unit, timeout=request_timeout, name="check")
         async with link_cm as link:
             device = MapDevice(link, regmap)
             checker = _Checker(regmap, device, report, progress)

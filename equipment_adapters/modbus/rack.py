@@ -116,10 +116,12 @@ class _Session:
 class RackAdapter(Adapter):
     """A rack described by a register map (a file, a shipped name, or a parsed map).
 
-    The map must satisfy :class:`~equipment_adapters.modbus.rackprofile.RackProfile`; the
-    adapter delivers one :class:`SampleBatch` per FIFO channel per poll (``seq`` is the
-    device's sequence number of the first sample, ``t0`` that number over the sample rate)
-    and emits ``LinkChanged``, ``DeviceFault``, ``EstopButton`` and ``SequenceGap`` events.
+    The map must satisfy :class:`~equipment_adapters.modbus.rackprofile.RackProfile`;
+    ``unit_id`` overrides the map's Modbus device address (several racks behind one
+    gateway). The adapter delivers one :class:`SampleBatch` per FIFO channel per poll
+    (``seq`` is the device's sequence number of the first sample, ``t0`` that number over
+    the sample rate) and emits ``LinkChanged``, ``DeviceFault``, ``EstopButton`` and
+    ``SequenceGap`` events.
 
     .. versionadded:: 0.1
     """
@@ -133,9 +135,14 @@ class RackAdapter(Adapter):
         on_batch: BatchSink,
         on_event: EventSink | None = None,
         options: RackOptions | None = None,
+        unit_id: int | None = None,
     ) -> None:
         super().__init__(device_id=device_id, on_batch=on_batch, on_event=on_event)
+        if unit_id is not None and not 0 <= unit_id <= 247:
+            raise ValueError(f"unit_id {unit_id} is not a Modbus device address (0..247)")
         self.regmap = load_map(regmap) if isinstance(regmap, str) else regmap
+        #: the Modbus device address: ``unit_id`` when given (a site's config), else the map's
+        self.unit_id = self.regmap.unit_id if unit_id is None else unit_id
         self.profile = rp.RackProfile.from_map(self.regmap)
         self.endpoint = endpoint
         self.options = options or RackOptions()
@@ -346,7 +353,7 @@ class RackAdapter(Adapter):
     async def _run_session(self) -> None:
         link = ModbusLink(
             self.endpoint,
-            unit_id=self.regmap.unit_id,
+            unit_id=self.unit_id,
             timeout=self.options.request_timeout,
             name=self.device_id,
         )

@@ -60,6 +60,15 @@ def test_check_passes_a_conforming_rack(capsys: pytest.CaptureFixture[str]) -> N
     assert "PASS: " in out
 
 
+def test_check_with_a_unit_override(capsys: pytest.CaptureFixture[str]) -> None:
+    with sim_rack("--unit", "9") as port:
+        args = ["adapter", "check", "reference-rack", "--host", "127.0.0.1", "--port", str(port)]
+        code = main([*args, "--unit", "9", "--duration", "0.3", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, [c for c in report["checks"] if c["result"] == "FAIL"]
+    assert main(["adapter", "check", "reference-rack", "--host", "h", "--unit", "0"]) == 2
+
+
 def test_check_fails_a_rack_that_ignores_the_watchdog(capsys: pytest.CaptureFixture[str]) -> None:
     with sim_rack("--ignore-watchdog") as port:
         code = main(

@@ -28,7 +28,7 @@ from equipment_adapters.errors import UnsupportedCommandError
 from equipment_adapters.modbus.conformance import Verdict, check_device
 from equipment_adapters.modbus.link import TcpEndpoint
 from equipment_adapters.modbus.mapfile import load_map
-from tests.equipment_adapters.modbus.conftest import FOREIGN_MAP, Recorder, adapter_for
+from tests.equipment_adapters.modbus.conftest import FAST, FOREIGN_MAP, Recorder, adapter_for
 
 
 async def test_foreign_rack_end_to_end() -> None:
@@ -89,3 +89,29 @@ async def test_foreign_rack_passes_the_conformance_check() -> None:
     target = next(r for r in report.results if r.name == "write target_load")
     assert "accepted 0, 90 kg" in target.detail
     assert "refused" in target.detail
+
+
+async def test_the_unit_id_of_the_site_config_overrides_the_map() -> None:
+    from equipment_adapters.modbus.rack import RackAdapter
+
+    recorder = Recorder()
+    async with RackEmulator(unit_id=5) as rack:  # a reference rack set to address 5
+
+        def adapter(unit_id: int | None) -> RackAdapter:
+            return RackAdapter(
+                device_id="rr",
+                regmap=rack.regmap,
+                endpoint=TcpEndpoint("127.0.0.1", rack.port),
+                on_batch=recorder.on_batch,
+                on_event=recorder.on_event,
+                unit_id=unit_id,
+                options=FAST,
+            )
+
+        async with adapter(None) as wrong:  # the map says 1: nobody answers as 1
+            assert not wrong.connected
+        async with adapter(5) as right:
+            assert right.connected
+            assert right.unit_id == 5
+    with pytest.raises(ValueError, match="not a Modbus device address"):
+        adapter(300)
