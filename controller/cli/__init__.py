@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "controller.cli.sim",
     "controller.cli.bench",
     "controller.cli.decode",
+    "controller.cli.plan",
+    "controller.cli.athlete",
 )
 
 

@@ -8,6 +8,7 @@ from controller.cli._groups import register_group
 SUBCOMMANDS: tuple[str, ...] = (
     "controller.cli.analyze_lift",
     "controller.cli.analyze_lvp",
+    "controller.cli.analyze_hrv",
 )
 
 

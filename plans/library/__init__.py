@@ -1,0 +1,1 @@
+"""Package data: the exercise catalogue and the built-in programmes (YAML)."""

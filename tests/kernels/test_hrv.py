@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from benchmarks.rr_data import inject_artifacts, simulate_rr
+from kernels import hrv
+from kernels.errors import InvalidInputError
+from kernels.reference import hrv as ref
+
+rr_arrays = hnp.arrays(
+    np.float64,
+    st.integers(2, 400),
+    elements=st.floats(300.0, 2000.0, allow_nan=False, allow_infinity=False),
+)
+
+
+@given(rr_arrays)
+@settings(max_examples=150, deadline=None)
+def test_time_domain_matches_reference(rr: np.ndarray) -> None:
+    got = hrv.time_domain(rr)
+    want = ref.time_domain(rr.tolist())
+    for key, value in want.items():
+        assert getattr(got, key) == pytest.approx(value, rel=1e-9, abs=1e-9), key
+    assert got.n_intervals == rr.size
+    if got.rmssd_ms > 0:
+        assert got.ln_rmssd == pytest.approx(math.log(got.rmssd_ms))
+
+
+def test_pinned_conventions_by_hand() -> None:
+    rr = [800.0, 850.0, 900.1, 850.0]  # diffs 50 (not > 50), 50.1, -50.1
+    got = hrv.time_domain(rr)
+    assert got.nn50 == 2
+    assert got.pnn50_pct == pytest.approx(100 * 2 / 3)  # over n - 1 differences
+    assert got.rmssd_ms == pytest.approx(math.sqrt((50**2 + 50.1**2 + 50.1**2) / 3))
+    assert got.sdnn_ms == pytest.approx(float(np.std(rr, ddof=1)))
+    assert got.mean_hr_bpm == pytest.approx(float(np.mean(60000 / np.asarray(rr))))
+    assert got.mean_hr_bpm != pytest.approx(60000 / got.mean_rr_ms, rel=1e-9)
+
+
+def test_flat_series_has_zero_variability() -> None:
+    got = hrv.time_domain([1000.0] * 10)
+    assert (got.sdnn_ms, got.rmssd_ms, got.pnn50_pct) == (0.0, 0.0, 0.0)
+    assert got.ln_rmssd == -math.inf
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ([800.0], "rr_ms"),
+        ([[800.0, 900.0]], "rr_ms"),
+        ([800.0, float("nan"), 900.0], "rr_ms[1]"),
+        ([800.0, 900.0, -5.0], "rr_ms[2]"),
+        ([800.0, float("inf")], "rr_ms[1]"),
+        (["a", "b"], "rr_ms"),
+    ],
+)
+def test_time_domain_rejects_bad_input(values: list[object], where: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        hrv.time_domain(values)  # type: ignore[arg-type]
+    assert info.value.where == where
+
+
+def test_range_check_names_the_index() -> None:
+    with pytest.raises(InvalidInputError, match=r"rr_ms\[2\]"):
+        hrv.as_rr_array([800.0, 810.0, 0.8])  # seconds, not ms
+
+
+@st.composite
+def rr_with_artifacts(draw: st.DrawFn) -> np.ndarray:
+    n = draw(st.integers(4, 500))
+    seed = draw(st.integers(0, 2**16))
+    rr = simulate_rr(n, seed=seed)
+    k = draw(st.integers(0, n // 60))
+    if k:
+        rr = inject_artifacts(rr, seed=seed, missed=k, extra=k, ectopic=k, margin=3).rr_ms
+    ties = draw(st.lists(st.integers(0, len(rr) - 1), max_size=5))
+    rr[ties] = 800.0  # repeated values exercise the sorted window's removals
+    return rr
+
+
+@given(rr_with_artifacts())
+@settings(max_examples=80, deadline=None)
+def test_classification_and_correction_match_reference(rr: np.ndarray) -> None:
+    classes = hrv.classify_beats(rr)
+    assert classes.tolist() == ref.classify(rr.tolist())
+    corrected = hrv.correct_artifacts(rr)
+    np.testing.assert_allclose(corrected.rr_ms, ref.correct(rr.tolist(), classes.tolist()))
+    assert corrected.n_corrected == int(np.count_nonzero(classes))
+
+
+@given(rr_with_artifacts())
+@settings(max_examples=60, deadline=None)
+def test_correction_preserves_total_time_of_merges_and_splits(rr: np.ndarray) -> None:
+    corrected = hrv.correct_artifacts(rr)
+    classes = corrected.classes
+    interpolated = np.isin(
+        classes, [hrv.BeatClass.ECTOPIC, hrv.BeatClass.LONG, hrv.BeatClass.SHORT]
+    )
+    if not interpolated.any():
+        # Merging and splitting move beats, never time.
+        assert corrected.rr_ms.sum() == pytest.approx(rr.sum())
+    assert corrected.rr_ms.size == rr.size + corrected.count(
+        hrv.BeatClass.MISSED
+    ) - corrected.count(hrv.BeatClass.EXTRA)
+
+
+def test_each_kind_of_artifact_is_classified() -> None:
+    rr = simulate_rr(400, seed=3)
+    out = rr.tolist()
+    out[100:102] = [rr[100] + rr[101]]  # missed beat: two intervals merged
+    out[200:201] = [0.4 * rr[200], 0.6 * rr[200]]  # extra beat: one interval split
+    out[300], out[301] = rr[300] * 0.75, rr[301] + rr[300] * 0.25  # premature beat
+    classes = hrv.classify_beats(out)
+    assert classes[100] == hrv.BeatClass.MISSED
+    assert classes[200] == hrv.BeatClass.EXTRA
+    # The premature beat's pattern (short, then long) is recognised on the pair.
+    assert hrv.BeatClass.ECTOPIC in classes[299:303]
+    assert np.count_nonzero(classes) <= 8
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_correction_recovers_rmssd_within_5_percent(seed: int) -> None:
+    clean = simulate_rr(300, seed=seed)
+    injected = inject_artifacts(clean, seed=seed, missed=2, extra=2, ectopic=2)
+    raw = hrv.time_domain(injected.rr_ms).rmssd_ms
+    truth = hrv.time_domain(clean).rmssd_ms
+    assert abs(raw / truth - 1) > 0.5  # the artefacts matter...
+    corrected = hrv.correct_artifacts(injected.rr_ms)
+    fixed = hrv.time_domain(corrected.rr_ms).rmssd_ms
+    assert abs(fixed / truth - 1) < 0.05  # ...and correction undoes them
+    assert corrected.n_corrected >= 6
+
+
+def test_clean_series_is_left_almost_untouched() -> None:
+    flagged = [hrv.correct_artifacts(simulate_rr(300, seed=s)).n_corrected for s in range(20)]
+    assert sum(flagged) <= 0.005 * 300 * 20
+
+
+def test_short_series_are_all_normal() -> None:
+    assert hrv.classify_beats([800.0, 1600.0, 800.0]).tolist() == [0, 0, 0]
+    with pytest.raises(InvalidInputError, match="passes"):
+        hrv.correct_artifacts([800.0] * 10, passes=0)
