@@ -358,34 +358,17 @@ class Gym:
         except KeyError:
             raise NotFoundError(f"no station {station_id!r}") from None
 
-    async def _audit(self, by: str, action: str, station_id: str, **detail: Any) -> None:
-        athlete_id = detail.pop("athlete_id", None)
-        await self.store.writer.call(
-            partial(
-                people.audit,
-                actor=by,
-                action=action,
-                target_type="station",
-                target_id=station_id,
-                athlete_id=athlete_id,
-                detail=detail,
-            ),
-            label=action,
-        )
-
     async def estop_station(self, station_id: str, *, by: str, reason: str = "") -> Verdict:
         runtime = self.runtime(station_id)
         verdict = runtime.station.estop(source=CommandSource.STAFF, reason=reason, by=by)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(runtime.station.drive.apply_timeout_s):
                 await runtime.station.drive.settle()
-        await self._audit(by, "station.estop", station_id, reason=reason)
         return verdict
 
     async def release_station(self, station_id: str, *, by: str) -> Verdict:
         runtime = self.runtime(station_id)
         verdict = runtime.station.release(by=by)
-        await self._audit(by, "station.release", station_id, outcome=verdict.outcome.value)
         return verdict
 
     async def override(
@@ -416,7 +399,6 @@ class Gym:
                 session_id=station.state.session_id,
             )
         )
-        await self._audit(by, "station.load", station_id, value=value, reason=reason)
         return verdict
 
     async def start_session(
@@ -448,7 +430,6 @@ class Gym:
             catalogue=self.catalogue,
             session=session,
         )
-        await self._audit(by, "station.check_in", station_id, athlete_id=athlete_id)
         if assignment is None:
             runtime.station.check_in(who.id, new_session_id())
             return None
@@ -503,9 +484,7 @@ class Gym:
                 await task
         if runtime.state is S.ESTOPPED:
             return Verdict(CommandOutcome.REFUSED, "release the e-stop first")
-        athlete_id = runtime.station.state.athlete_id
         self._check_out(station_id, f"checked out by {by}")
-        await self._audit(by, "station.check_out", station_id, athlete_id=athlete_id)
         return Verdict(CommandOutcome.APPLIED, "checked out")
 
     # -- for the command line and the demo ----------------------------------------------------
