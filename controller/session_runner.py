@@ -447,18 +447,22 @@ class SessionRunner:
         if envelope is None:
             return None
         modes = envelope.settings.modes
-        wanted = getattr(block, "mode", None)
+        wanted = block.mode
         if wanted is not None:
             kind = ModeKind(wanted.kind)
             if kind in modes:
                 return ResistanceMode(
                     kind,
-                    eccentric_pct=getattr(wanted, "eccentric_pct", 0.0) or 0.0,
-                    chains_kg_per_m=getattr(wanted, "chains_kg_per_m", 0.0) or 0.0,
-                    spotter_velocity_ms=getattr(wanted, "spotter_velocity_ms", 0.0)
-                    or (model.mvt_ms or 0.0),
+                    eccentric_pct=wanted.eccentric_pct,
+                    chains_kg_per_m=wanted.chains_kg_per_m,
+                    spotter_velocity_ms=wanted.spotter_velocity_ms or (model.mvt_ms or 0.0),
                 )
-            log.info("station %s has no %s mode: standard", self.station.id, kind.value)
+            log.info(
+                "station %s has no %s mode: the block runs in standard mode",
+                self.station.id,
+                kind.value,
+            )
+            return ResistanceMode()
         if self.timing.spotter and ModeKind.SPOTTER in modes and model.mvt_ms:
             return ResistanceMode(ModeKind.SPOTTER, spotter_velocity_ms=model.mvt_ms)
         return ResistanceMode()
@@ -467,15 +471,16 @@ class SessionRunner:
         exercise = block.exercise
         model = await self._model(exercise)
         self._limits(exercise, model)
-        mode = self._mode_for(block, model)
-        current_mode = self.station.drive.envelope.mode if self.station.drive.envelope else None
-        if mode is not None and current_mode is not None and current_mode != mode:
-            self.station.drive.set_mode(mode, source=CommandSource.PLAN)
         envelope = self.station.drive.envelope
         load, why, zone = self._planned_load(block, model)
         if envelope is None:  # a band: the load is the band itself
             load, why = 0.0, "the band's own tension"
         self._request(load, CommandSource.PLAN, why)
+        # the mode after the load: a lighter load first keeps the mode's peak under the
+        # ceiling (the envelope clamps the mode against the load it holds)
+        mode = self._mode_for(block, model)
+        if mode is not None and envelope is not None and envelope.mode != mode:
+            self.station.drive.set_mode(mode, source=CommandSource.PLAN)
         for k in range(block.sets):
             is_last = last and k == block.sets - 1
             plan = SetPlan(

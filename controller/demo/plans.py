@@ -16,7 +16,8 @@ RACK_PLAN: dict[str, Any] = {
     "name": "demo-rack",
     "title": "Demo: squat and bench by velocity",
     "description": "Sets start in a velocity zone and stop at 15 % velocity loss "
-    "(Pareja-Blanco 2017: VL15-20 keeps strength gains with fewer reps).",
+    "(Pareja-Blanco 2017: VL15-20 keeps strength gains with fewer reps); the bench press "
+    "with 20 % eccentric overload on a motorized rack.",
     "goal": "strength",
     "weeks": 4,
     "sessions": [
@@ -41,6 +42,7 @@ RACK_PLAN: dict[str, Any] = {
                     "load": {"kind": "velocity_zone", "min_ms": 0.50, "max_ms": 0.65},
                     "velocity_loss_stop_pct": 15,
                     "rest_s": 120,
+                    "mode": {"kind": "eccentric", "eccentric_pct": 20},
                 },
             ],
         }

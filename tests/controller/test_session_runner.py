@@ -17,7 +17,7 @@ from controller.events import SetStop
 from controller.session_runner import SessionSummary
 from controller.states import StationState
 from controller.station_runtime import StationRuntime
-from equipment_adapters.base import SetLoad, SetMode
+from equipment_adapters.base import ModeKind, SetLoad, SetMode
 
 from .polling import eventually
 from .site_rig import ANA, BEN, FAST, Site, site
@@ -96,7 +96,11 @@ async def test_a_session_runs_adapts_to_readiness_and_velocity_and_records_it(
         # every load reached the device after the athlete confirmed it, within the envelope
         loads = [c.value for c in rig.rack().commands if isinstance(c, SetLoad)]
         assert max(loads) <= 220.0
-        assert any(isinstance(c, SetMode) for c in rig.rack().commands)  # the spotter
+        modes = [c.mode for c in rig.rack().commands if isinstance(c, SetMode)]
+        # the rack's spotter (at the squat's MVT) for the squat, the plan's overload for bench
+        assert [m.kind for m in modes] == [ModeKind.SPOTTER, ModeKind.ECCENTRIC]
+        assert modes[0].spotter_velocity_ms == 0.30
+        assert modes[1].eccentric_pct == 20.0
 
 
 async def test_persistent_asymmetry_on_a_two_sided_rack_flags_the_athlete(tmp_path: Path) -> None:
