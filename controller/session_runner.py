@@ -258,6 +258,9 @@ class SessionRunner:
                     await self._strength_block(block, last=last)
                 else:
                     await self._bike_block(block, last=last)
+            if self._now() is not S.SESSION_DONE:  # the last set was interrupted
+                await self._wait_usable()
+                self.station.state.finish_session("session done (its last set was interrupted)")
             status = "done"
         except SessionAbortedError as exc:
             log.warning("station %s: session %s aborted: %s", self.station.id, self.session_id, exc)

@@ -267,3 +267,23 @@ async def test_check_in_without_a_plan_only_checks_in(tmp_path: Path) -> None:
         assert rig.gym.runtime("rack-1").state is S.IDLE
         with pytest.raises(ValueError, match="no athlete"):
             await rig.gym.start_session("rack-1", "a-nobody")
+
+
+async def test_a_session_whose_last_set_is_interrupted_still_ends(tmp_path: Path) -> None:
+    async with site(tmp_path, athletes=(BEN,)) as rig:
+        await rig.gym.start_session("rack-1", rig.ids["ath-ben"])
+        runtime = rig.gym.runtime("rack-1")
+        supervisor = runtime.supervisor
+
+        def last_set_started() -> bool:
+            plan = supervisor.plan
+            return plan is not None and plan.set_index == 2 and supervisor.reps >= 1
+
+        await eventually(last_set_started, within=30)
+        rig.rack().drop()
+        await eventually(lambda: runtime.state is S.FAULT, within=1.0)
+        rig.rack().restore()
+        summary = await finished(rig, within=15)
+        assert summary.status == "done"
+        assert summary.sets == 3
+        assert state(runtime) is S.SESSION_DONE
