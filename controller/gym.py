@@ -41,6 +41,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from sqlite_utils import Database
+
 from controller.athlete_data import Athlete, athlete, todays_assignment
 from controller.bus import EventBus, Subscription
 from controller.config import SiteConfig
@@ -78,6 +80,19 @@ HEALTH_PERIOD_S = 0.25
 RECOVER_EVERY_S = 2.0
 
 S = StationState
+
+
+def close_interrupted_sessions(db: Database) -> int:
+    """Sessions still ``running`` from an earlier run (the controller was killed): ``fault``,
+    ended at their last recorded set or rep. Runs in the store's writer thread."""
+    cursor = db.execute(
+        "UPDATE sessions SET status = 'fault', ended = max(started, coalesce("
+        "(SELECT max(ended) FROM sets WHERE sets.session_id = sessions.id), "
+        "(SELECT max(ts) FROM reps WHERE reps.session_id = sessions.id), started)), "
+        "summary_json = json_set(summary_json, '$.interrupted', "
+        "'the controller stopped while it ran') WHERE status = 'running'"
+    )
+    return int(cursor.rowcount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +185,9 @@ class Gym:
         try:
             await self._start("store", self.store)
             await self.store.writer.call(partial(people.sync_site, config=self.config))
+            closed = await self.store.writer.call(close_interrupted_sessions)
+            if closed:
+                log.warning("%d sessions were running when the controller stopped", closed)
             self._watch = self.bus.subscribe("site-watch", types=(Alert, StationStateChanged))
             self._tasks.append(self._group.create_task(self._watcher(), name="site-watch"))
             mqtt = self.config.mqtt

@@ -123,6 +123,9 @@ class StreamProcessor:
         self.on_hrv = on_hrv
         #: extra listeners of a channel (the HR-controlled ERG listens to heart rate)
         self.listeners: dict[Channel, list[BatchListener]] = {}
+        #: a two-sided rack's left and right batches of each read, set or not (telemetry)
+        self.position_sink: Callable[[SampleBatch, SampleBatch], None] | None = None
+        self._left: SampleBatch | None = None
         self.armed = False
         self.exercise: str | None = None
         self.load_kg: float | None = None
@@ -236,6 +239,13 @@ class StreamProcessor:
                 self._emit(CompletedRep(batch.device_id, rep, "position"))
 
     def _two_sided(self, batch: SampleBatch) -> None:
+        channel = batch.channel
+        if channel is _LEFT:
+            self._left = batch
+        elif channel is _RIGHT and self.position_sink is not None:
+            left = self._left
+            if left is not None and left.seq == batch.seq and left.t0 == batch.t0:
+                self.position_sink(left, batch)
         if not self.armed:
             return
         self._trace(batch)

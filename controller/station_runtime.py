@@ -21,8 +21,10 @@ from controller.set_supervisor import SetSupervisor
 from controller.states import StationState
 from controller.station import Station
 from equipment_adapters.base import Adapter, EquipmentKind, LinkState
-from equipment_adapters.batch import Channel
+from equipment_adapters.batch import Channel, SampleBatch
 
+#: telemetry channel of the bar's position (m) that the panel's live trace reads
+POSITION_CHANNEL = Channel.POSITION.value
 #: telemetry channel of the strap's RMSSD over each completed HRV window (ms)
 HRV_CHANNEL = "rmssd"
 #: link states in which a device answers (a latched device fault is cleared through it)
@@ -91,6 +93,11 @@ class StationRuntime:
             on_hrv=self._hrv,
         )
         station.batch_sink = self.processor.feed
+        if two_sided:
+            # the panel's live trace reads "position": the bar is the mean of the two sides
+            self.processor.position_sink = self._two_sided_position
+            self._position_period = station.telemetry_period
+            self._position_at = -1e9
         self.session = SessionView()
         self.alerts: dict[str, ActiveAlertInfo] = {}
         self.last_hrv: Any = None
@@ -122,6 +129,29 @@ class StationRuntime:
                     values=(float(rmssd),),
                 )
             )
+
+    def _two_sided_position(self, left: SampleBatch, right: SampleBatch) -> None:
+        period = self._position_period
+        if period is None:
+            return
+        now = self.clock()
+        if now - self._position_at < period:
+            return
+        self._position_at = now
+        n = len(left)
+        step = max(1, n // self.station.telemetry_points)
+        mean = (left.values[::step] + right.values[::step]) * 0.5
+        self.bus.publish(
+            Telemetry(
+                station_id=self.id,
+                device_id=left.device_id,
+                channel=POSITION_CHANNEL,
+                unit="m",
+                t0=left.t0,
+                period=left.period * step,
+                values=tuple(mean.tolist()),
+            )
+        )
 
     def note_alert(self, alert: Alert) -> None:
         if alert.cleared:

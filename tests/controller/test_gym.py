@@ -13,7 +13,7 @@ import aiomqtt
 import pytest
 
 from controller.errors import MqttBridgeError
-from controller.events import Alert, AlertSeverity, StationStateChanged
+from controller.events import Alert, AlertSeverity, StationStateChanged, Telemetry
 from controller.states import StationState
 from tests.controller.mqtt.conftest import MOSQUITTO, Mosquitto, free_port
 from tests.controller.mqtt.test_bridge import subscriber
@@ -176,3 +176,46 @@ async def test_with_an_external_mosquitto_the_site_publishes_there(
             status: list[Any] = [p for t, p, _ in inbox.messages if t.endswith("status")]
             assert status == ["online"]
             await rig.gym.end_session("rack-1", by="coach")
+
+
+async def test_a_two_sided_rack_shows_the_bars_position_live(tmp_path: Path) -> None:
+    async with site(tmp_path, sides=2) as rig:
+        with rig.gym.bus.subscribe("live", types=(Telemetry,)) as live:
+            positions: list[Telemetry] = []
+
+            def seen() -> bool:
+                positions.extend(
+                    e for e in live.drain() if isinstance(e, Telemetry) and e.channel == "position"
+                )
+                return len(positions) >= 2
+
+            await eventually(seen, within=5)
+        first = positions[0]
+        assert first.station_id == "rack-1"
+        assert first.unit == "m"
+        assert 0.2 < first.values[0] < 1.5
+
+
+async def test_sessions_left_running_by_a_killed_controller_are_closed_at_start(
+    tmp_path: Path,
+) -> None:
+    async with site(tmp_path) as rig:
+
+        def crashed(db: Any) -> None:
+            db.execute(
+                "INSERT INTO sessions (id, athlete_id, station_id, started, status) "
+                "VALUES ('s-old', 'a-1', 'rack-1', 100.0, 'running')"
+            )
+            db.execute(
+                "INSERT INTO sets (id, session_id, athlete_id, exercise, set_index, load, unit,"
+                " reps, stop, started, ended) VALUES ('s-old-1', 's-old', 'a-1', 'back_squat', 0,"
+                " 80, 'kg', 5, 'velocity_loss', 110.0, 130.0)"
+            )
+
+        await rig.gym.store.writer.call(crashed)
+    async with site(tmp_path) as rig:
+        (row,) = await rig.gym.store.reader.query("SELECT * FROM sessions WHERE id = 's-old'")
+        assert row["status"] == "fault"
+        assert row["ended"] == 130.0
+        assert row["summary"]["interrupted"]
+        assert rig.gym.runtime("rack-1").state in (S.OFFLINE, S.IDLE)
