@@ -159,6 +159,22 @@ class SessionSummary:
         }
 
 
+def readiness_components(profile: ReadinessProfile) -> dict[str, Any]:
+    """What ``readiness_scores.components_json`` holds: the state, confidence and reasons,
+    and each component by name with its reason, value, baseline and z-score."""
+    return {
+        "state": profile.state.value,
+        "confidence": round(profile.confidence, 3),
+        "reasons": list(profile.reasons),
+        "not_enough_data": profile.not_enough_data,
+        "overreaching": profile.overreaching,
+        "components": {
+            reading.name: {k: v for k, v in reading.to_json().items() if k != "name"}
+            for reading in profile.components
+        },
+    }
+
+
 def new_session_id() -> str:
     return "sess-" + secrets.token_hex(6)
 
@@ -326,7 +342,7 @@ class SessionRunner:
                     athlete_id=self.athlete.id,
                     day=self.today.isoformat(),
                     score=profile.score,
-                    components=profile.to_json(),
+                    components=readiness_components(profile),
                 )
             )
         plan_kinds = {e.value for e in EquipmentKind}

@@ -86,6 +86,11 @@ async def test_a_session_runs_adapts_to_readiness_and_velocity_and_records_it(
         row, samples = traces[0]
         assert row["channel"] == "position"
         assert samples.shape[0] == row["n_samples"] > 1000
+        (score,) = await rows(
+            rig, "SELECT * FROM readiness_scores WHERE athlete_id = ?", runner.athlete.id
+        )
+        assert score["components"]["state"] == "amber"
+        assert "below your normal range" in score["components"]["components"]["hrv"]["reason"]
         stored = await rows(rig, "SELECT * FROM sessions WHERE id = ?", session_id)
         assert stored[0]["status"] == "done"
         assert stored[0]["summary"]["velocity_loss_stops"] == 3
