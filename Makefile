@@ -10,7 +10,13 @@ BUILD_INPUTS := pyproject.toml setup.py $(shell find kernels equipment_adapters 
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test check install build clean bench
+.PHONY: demo test check install build clean bench screenshots
+
+# The panel's front-end libraries (htmx, uPlot, Swagger UI) come from npm, pinned by
+# package-lock.json, and are copied into web_ui/static/vendor/ (not committed): the panel
+# serves them itself because a gym's network has no internet. Install scripts are not run.
+VENDOR := web_ui/static/vendor
+VENDOR_STAMP := $(VENDOR)/.installed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +26,24 @@ $(STAMP): $(BIN)/python $(BUILD_INPUTS)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(VENDOR_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)/htmx $(VENDOR)/uplot $(VENDOR)/swagger-ui
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE $(VENDOR)/htmx/
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
+	   node_modules/uplot/LICENSE $(VENDOR)/uplot/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/LICENSE node_modules/swagger-ui-dist/NOTICE $(VENDOR)/swagger-ui/
+	node -p 'const l = require("./package-lock.json").packages; JSON.stringify(Object.fromEntries(["htmx.org", "uplot", "swagger-ui-dist"].map((n) => [n, l["node_modules/" + n].version])))' > $(VENDOR)/versions.json
+	touch $@
+
+install: $(STAMP) $(VENDOR_STAMP)
 
 build: $(STAMP)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 
-demo: $(STAMP)
+demo: $(STAMP) $(VENDOR_STAMP)
 	@echo "The simulated gym (gymctl demo) does not exist yet; it comes with a later issue."
 	@echo "Until then, the demo analyses the bundled example trace and load-velocity profile."
 	@echo
@@ -33,7 +51,7 @@ demo: $(STAMP)
 	@echo
 	$(BIN)/gymctl analyze lvp examples/lvp_back_squat.csv --exercise back_squat
 
-test: $(STAMP)
+test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(STAMP)
@@ -44,6 +62,9 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/gymctl bench kernels
 
+screenshots: $(STAMP) $(VENDOR_STAMP)
+	$(BIN)/python -m tests.web_ui.screenshots docs/screenshots
+
 clean:
-	rm -rf build $(VENV) *.egg-info
+	rm -rf build $(VENV) *.egg-info node_modules $(VENDOR)
 	find kernels equipment_adapters -name '*.so' -delete -o -name '*.c' -path '*kernels*' -delete

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "controller.cli.decode",
     "controller.cli.plan",
     "controller.cli.athlete",
+    "controller.cli.user",
 )
 
 
