@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -57,6 +58,13 @@ from controller.events import (
 )
 from controller.mqtt import AnyCommand, EmbeddedBroker, MqttBridge
 from controller.safety import Verdict
+from controller.service import (
+    ActiveAlert,
+    CommandResult,
+    DeviceHealth,
+    ServiceHealth,
+    StationSnapshot,
+)
 from controller.session_runner import (
     SessionRunner,
     SessionSummary,
@@ -80,6 +88,10 @@ HEALTH_PERIOD_S = 0.25
 RECOVER_EVERY_S = 2.0
 
 S = StationState
+
+
+def _result(verdict: Verdict) -> CommandResult:
+    return CommandResult(verdict.outcome, verdict.reason, verdict.target)
 
 
 def close_interrupted_sessions(db: Database) -> int:
@@ -147,7 +159,7 @@ class Gym:
         self.bridge: MqttBridge | None = None
         self.broker: EmbeddedBroker | None = None
         self.panel: Any = None
-        self.stations: dict[str, StationRuntime] = {}
+        self.runtimes: dict[str, StationRuntime] = {}  #: by station id, in config order
         self.sessions: dict[str, asyncio.Task[SessionSummary | None]] = {}
         self.runners: dict[str, SessionRunner] = {}
         self.finished: list[SessionSummary] = []
@@ -218,11 +230,16 @@ class Gym:
                 runtime = StationRuntime(
                     station, bus=self.bus, rr_factory=self.rr_factory, clock=self.clock
                 )
-                self.stations[station.id] = runtime
+                self.runtimes[station.id] = runtime
                 await self._start(f"station:{station.id}", station)
             self._tasks.append(self._group.create_task(self._health(), name="site-health"))
-            if self.panel_enabled and self.panel_factory is not None:
-                self.panel = await self._start("panel", self.panel_factory(self))
+            if self.panel_enabled:
+                factory = self.panel_factory
+                if factory is None:
+                    from controller.panel import serve_panel  # the panel imports the site
+
+                    factory = serve_panel
+                self.panel = await self._start("panel", factory(self))
         except BaseException:
             await self._shutdown()
             raise
@@ -313,7 +330,7 @@ class Gym:
             if code not in self.alarms:
                 log.error("site alarm %s: %s; every station goes to its safe state", code, message)
             self.alarms[code] = message
-            for runtime in self.stations.values():
+            for runtime in self.runtimes.values():
                 if runtime.state is not S.ESTOPPED:
                     runtime.station.go_safe(f"site alarm: {message}")
         elif self.alarms.pop(code, None) is not None:
@@ -327,11 +344,11 @@ class Gym:
                     if event.code in SITE_ALARMS:
                         self._alarm(event.code, event.message, active=not event.cleared)
                 else:
-                    runtime = self.stations.get(event.station_id)
+                    runtime = self.runtimes.get(event.station_id)
                     if runtime is not None:
                         runtime.note_alert(event)
             elif isinstance(event, StationStateChanged) and event.station_id is not None:
-                runtime = self.stations.get(event.station_id)
+                runtime = self.runtimes.get(event.station_id)
                 if runtime is not None:
                     runtime.note_state(event)
 
@@ -345,7 +362,7 @@ class Gym:
         if self.alarms:
             return
         now = self.clock()
-        for station_id, runtime in self.stations.items():
+        for station_id, runtime in self.runtimes.items():
             station = runtime.station
             envelope = station.drive.envelope
             faulted = runtime.state is S.FAULT or (
@@ -362,7 +379,7 @@ class Gym:
             station.recover("devices back, data fresh")
 
     def _on_mqtt(self, command: AnyCommand) -> None:
-        runtime = self.stations.get(command.station_id)
+        runtime = self.runtimes.get(command.station_id)
         if runtime is None:  # the bridge checks the station list; this is belt and braces
             log.warning("MQTT command for unknown station %s", command.station_id)
             return
@@ -372,7 +389,7 @@ class Gym:
 
     def runtime(self, station_id: str) -> StationRuntime:
         try:
-            return self.stations[station_id]
+            return self.runtimes[station_id]
         except KeyError:
             raise NotFoundError(f"no station {station_id!r}") from None
 
@@ -504,6 +521,108 @@ class Gym:
             return Verdict(CommandOutcome.REFUSED, "release the e-stop first")
         self._check_out(station_id, f"checked out by {by}")
         return Verdict(CommandOutcome.APPLIED, "checked out")
+
+    # -- the panel's service API (controller.service.GymService) -------------------------------
+
+    def _snapshot(self, runtime: StationRuntime) -> StationSnapshot:
+        station = runtime.station
+        envelope = station.drive.envelope
+        view = runtime.session
+        supervisor = runtime.supervisor
+        last = supervisor.last_rep
+        actuator = station.actuator
+        kind = actuator.capabilities.kind.value if actuator is not None else ""
+        if not kind and station.adapters:
+            kind = next(iter(station.adapters))
+        return StationSnapshot(
+            station_id=station.id,
+            name=station.config.display_name,
+            state=runtime.state,
+            kind=kind,
+            unit=envelope.unit if envelope is not None else "",
+            athlete_id=station.state.athlete_id,
+            session_id=station.state.session_id,
+            set_id=view.set_id,
+            exercise=view.exercise,
+            set_index=view.set_index,
+            reps=supervisor.reps,
+            target_reps=view.target_reps,
+            load=envelope.level if envelope is not None else None,
+            target_load=(
+                (envelope.pending.value if envelope.pending else envelope.target)
+                if envelope is not None
+                else None
+            ),
+            ceiling=envelope.ceiling() if envelope is not None else None,
+            last_velocity_ms=last.velocity_ms if last is not None else None,
+            last_zone=last.zone if last is not None else None,
+            next_load=view.next_load,
+            next_load_reason=view.next_load_reason,
+            estopped=station.drive.estopped,
+            alerts=tuple(
+                ActiveAlert(a.code, a.severity, a.message, a.ts) for a in runtime.alerts.values()
+            ),
+            ts=time.time(),
+        )
+
+    def stations(self) -> list[StationSnapshot]:
+        """Every station, in the config's order."""
+        return [self._snapshot(runtime) for runtime in self.runtimes.values()]
+
+    def station(self, station_id: str) -> StationSnapshot:
+        return self._snapshot(self.runtime(station_id))
+
+    def health(self) -> ServiceHealth:
+        devices = tuple(
+            DeviceHealth(adapter.device_id, runtime.id, role, adapter.link)
+            for runtime in self.runtimes.values()
+            for role, adapter in runtime.station.adapters.items()
+        )
+        return ServiceHealth(
+            mqtt_connected=self.bridge.connected if self.bridge is not None else None,
+            devices=devices,
+            store_writable=self.store.writer.stats().writable,
+            details={
+                "alarms": dict(self.alarms),
+                "sessions": sum(1 for t in self.sessions.values() if not t.done()),
+            },
+        )
+
+    async def estop(self, station_id: str, *, by: str, reason: str = "") -> CommandResult:
+        return _result(await self.estop_station(station_id, by=by, reason=reason or "panel"))
+
+    async def release(self, station_id: str, *, by: str) -> CommandResult:
+        return _result(await self.release_station(station_id, by=by))
+
+    async def override_load(
+        self, station_id: str, value: float, *, by: str, reason: str = ""
+    ) -> CommandResult:
+        if not (math.isfinite(value) and value >= 0):
+            raise InvalidInputError(f"{value!r} is not a load", where="load")
+        verdict = await self.override(station_id, value, by=by, reason=reason)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self.runtime(station_id).station.drive.settle()
+        return _result(verdict)
+
+    async def check_in(self, station_id: str, athlete_id: str, *, by: str) -> CommandResult:
+        runtime = self.runtime(station_id)
+        if runtime.state not in (S.IDLE, S.SESSION_DONE):
+            return CommandResult(
+                CommandOutcome.REFUSED, f"the station is {runtime.state.value}, not idle"
+            )
+        runner = await self.start_session(station_id, athlete_id, by=by)
+        if runner is None:
+            return CommandResult(
+                CommandOutcome.APPLIED, "checked in; no plan assigned for today: loads by staff"
+            )
+        return CommandResult(
+            CommandOutcome.APPLIED,
+            f"checked in: session {runner.session_name!r} of plan {runner.plan.title!r}",
+        )
+
+    async def check_out(self, station_id: str, *, by: str) -> CommandResult:
+        return _result(await self.end_session(station_id, by=by))
 
     # -- for the command line and the demo ----------------------------------------------------
 

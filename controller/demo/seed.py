@@ -34,6 +34,7 @@ from controller.store import people
 from equipment_adapters.emulators.athlete import SimulatedAthlete
 
 HISTORY_DAYS = 45
+DEMO_USER = "demo"
 LIFTS = ("back_squat", "bench_press")
 PERCENTS = (50.0, 60.0, 70.0, 80.0)
 WELLNESS = ("fatigue", "soreness", "stress", "mood")
@@ -222,3 +223,13 @@ def _training_day(db: Database, athlete: SimulatedAthlete, athlete_id: str, day:
             " ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [athlete_id, lift, load, velocity, session_id, set_id, ts],
         )
+
+
+def demo_login(db: Database, *, password_hash: str) -> None:
+    """The panel account of the demo (an admin), with a password new on every run: the
+    demo prints it; there is no default password."""
+    row = db.execute("SELECT 1 FROM staff_users WHERE username = ?", [DEMO_USER]).fetchone()
+    if row is None:
+        people.create_staff_user(db, username=DEMO_USER, role="admin", password_hash=password_hash)
+    else:
+        people.set_password_hash(db, username=DEMO_USER, password_hash=password_hash)

@@ -41,15 +41,21 @@ FAST = SessionTiming(
 ANA, BEN, CHLOE, DEV = DEMO_ATHLETES
 
 
-def site_config(stations: int = 1, *, announce_mode: str = "confirm", mqtt: str = "") -> str:
+def site_config(
+    stations: int = 1, *, announce_mode: str = "confirm", mqtt: str = "", panel_port: int = 0
+) -> str:
     text = '[site]\nname = "test gym"\nid = "test"\n'
     for i in range(stations):
         text += (
             f'[[stations]]\nid = "rack-{i + 1}"\n[stations.devices.rack]\nhost = "127.0.0.1"\n'
-            f'map = "scripted"\n[stations.safety]\nannounce_threshold = 5.0\n'
+            # a loaded test machine can hold the loop back: data ages out at 1 s, not 250 ms
+            f'map = "scripted"\n[stations.safety]\nstale_after_ms = 1000\n'
+            f"announce_threshold = 5.0\n"
             f'announce_mode = "{announce_mode}"\nannounce_s = 2.0\n'
         )
     text += mqtt or "[mqtt]\nenabled = false\n"
+    if panel_port:
+        return text + f'[panel]\nenabled = true\nhost = "127.0.0.1"\nport = {panel_port}\n'
     return text + "[panel]\nenabled = false\n"
 
 
@@ -110,6 +116,7 @@ async def site(
     mqtt: str = "",
     today: date | None = None,
     seed_history: bool = True,
+    panel_port: int = 0,
 ) -> AsyncIterator[Site]:
     racks: dict[str, ScriptedRack] = {}
 
@@ -128,7 +135,8 @@ async def site(
         return rack
 
     config = parse_config(
-        site_config(stations, announce_mode=announce_mode, mqtt=mqtt), base_dir=tmp_path
+        site_config(stations, announce_mode=announce_mode, mqtt=mqtt, panel_port=panel_port),
+        base_dir=tmp_path,
     )
     gym = Gym(
         config,
