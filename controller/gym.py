@@ -33,6 +33,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ class Gym:
         self.runtimes: dict[str, StationRuntime] = {}  #: by station id, in config order
         self.sessions: dict[str, asyncio.Task[SessionSummary | None]] = {}
         self.runners: dict[str, SessionRunner] = {}
-        self.finished: list[SessionSummary] = []
+        self.finished: deque[SessionSummary] = deque(maxlen=1000)  #: the latest sessions
         self.alarms: dict[str, str] = {}  #: active site alarms: code -> message
         self._group: asyncio.TaskGroup | None = None
         self._components: list[_Component] = []
@@ -236,7 +237,8 @@ class Gym:
             if self.panel_enabled:
                 factory = self.panel_factory
                 if factory is None:
-                    from controller.panel import serve_panel  # the panel imports the site
+                    # FastAPI and uvicorn load only when a site serves a panel
+                    from controller.panel import serve_panel
 
                     factory = serve_panel
                 self.panel = await self._start("panel", factory(self))
