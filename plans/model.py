@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -67,8 +68,8 @@ Load = Annotated[PercentOneRM | Kilograms | VelocityZone, Field(discriminator="k
 
 
 class RepRange(_Model):
-    min: Annotated[int, Field(ge=1, le=50)]
-    max: Annotated[int, Field(ge=1, le=50)]
+    min: Annotated[int, Field(ge=1, le=50, strict=True)]
+    max: Annotated[int, Field(ge=1, le=50, strict=True)]
 
     @model_validator(mode="after")
     def _ordered(self) -> RepRange:
@@ -104,7 +105,7 @@ class RackMode(_Model):
 class StrengthBlock(_Model):
     type: Literal["strength"] = "strength"
     exercise: str
-    sets: Annotated[int, Field(ge=1, le=20)]
+    sets: Annotated[int, Field(ge=1, le=20, strict=True)]  #: strict: ``true`` is not 1 set
     reps: RepRange
     load: Load
     velocity_loss_stop_pct: Annotated[float | None, Field(ge=5.0, le=60.0)] = None
@@ -211,8 +212,8 @@ class Progression(_Model):
 
 class Plan(_Model):
     name: Slug
-    title: str
-    description: str = ""
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    description: Annotated[str, Field(max_length=2000)] = ""
     goal: Literal[
         "strength", "hypertrophy", "power", "endurance", "intervals", "return_to_training"
     ]

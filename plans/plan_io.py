@@ -1,7 +1,7 @@
 """Plan files: JSON and YAML in, JSON and YAML out, every problem named by its field.
 
-Errors read like ``plan.yaml: 2 problems: sessions[0].blocks[1].load.percent: Input should
-be less than or equal to 110``; syntax errors carry the line.
+Errors read like ``plan.yaml: 2 problems: sessions[0].blocks[1].load.percent: must be at most
+110``; syntax errors carry the line.
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
         loc = tuple(
             part for part in error["loc"] if not (isinstance(part, str) and part in _UNION_TAGS)
         )
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = _plain(error["type"], error.get("ctx") or {}) or str(error["msg"]).removeprefix(
+            "Value error, "
+        )
         if error["type"] == "union_tag_not_found":
             tag = str((error.get("ctx") or {}).get("discriminator", "kind")).strip("'")
             message = f"needs a {tag!r} field saying which kind this is"
@@ -76,6 +78,43 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
         else:
             problems.append((_field_path(loc), message))
     return problems
+
+
+#: pydantic's error types in the words staff and coaches read next to a field
+_PLAIN: dict[str, str] = {
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "missing": "is required",
+    "extra_forbidden": "is not a field here (remove it or check its spelling)",
+    "string_too_short": "must have at least {min_length} characters",
+    "string_too_long": "must have at most {max_length} characters",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+}
+
+
+def _plain(kind: str, ctx: dict[str, Any]) -> str | None:
+    template = _PLAIN.get(kind)
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    if template is None:
+        return None
+    try:
+        return template.format(**{k: _show(v) for k, v in ctx.items()})
+    except (KeyError, IndexError):
+        return None
+
+
+def _show(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 _UNION_TAGS = frozenset(

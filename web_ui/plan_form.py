@@ -14,18 +14,21 @@ A plan body (``plans.body_json``) has the shape of the plan model of ``plans.mod
 Problems are :class:`FieldError` values named by their path in the body
 (``sessions[0].blocks[1].reps.max``), the way ``plans.plan_io`` names them, and
 :func:`form_field` maps a path to the form field that shows it, so every message lands
-next to its field whichever validator found it. :func:`check_plan` is the panel's own
-check (types, ranges, order); the plan model's validator plugs in with the same signature,
-``(body) -> [FieldError]`` (``create_app(plan_validator=...)``).
+next to its field whichever validator found it. :func:`check_plan` runs the plan model's
+own validation (``plans.plan_io.plan_from_data``), so the editor, the API and
+``gymctl plan validate`` refuse exactly the same plans; another validator plugs in with
+the same signature, ``(body) -> [FieldError]`` (``create_app(plan_validator=...)``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from plans.errors import PlanValidationError
+from plans.plan_io import plan_from_data
 
 #: load kinds: label, the body's value key, lowest, highest
 LOAD_KINDS: Mapping[str, tuple[str, str, float, float]] = {
@@ -229,157 +232,13 @@ def editable(body: Mapping[str, Any]) -> bool:
     )
 
 
-# -- checks ---------------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
-
-
-def _whole(
-    errors: list[FieldError], path: str, value: Any, *, lo: int, hi: int, what: str
-) -> int | None:
-    if value is None or value == "":
-        errors.append(FieldError(path, f"{what} is required"))
-        return None
-    if not _is_number(value) or float(value) != int(value):
-        errors.append(FieldError(path, f"{what} must be a whole number"))
-        return None
-    if not lo <= int(value) <= hi:
-        errors.append(FieldError(path, f"{what} must be {lo} to {hi}"))
-        return None
-    return int(value)
-
-
-def _number_in(
-    errors: list[FieldError], path: str, value: Any, *, lo: float, hi: float, what: str
-) -> float | None:
-    if value is None or value == "":
-        errors.append(FieldError(path, f"{what} is required"))
-        return None
-    if not _is_number(value):
-        errors.append(FieldError(path, f"{what} must be a number"))
-        return None
-    if not lo <= float(value) <= hi:
-        errors.append(FieldError(path, f"{what} must be between {lo:g} and {hi:g}"))
-        return None
-    return float(value)
-
-
-def _check_load(errors: list[FieldError], path: str, load: Any) -> None:
-    if not isinstance(load, Mapping) or load.get("kind") not in LOAD_KINDS:
-        kinds = ", ".join(LOAD_KINDS)
-        errors.append(FieldError(f"{path}.load", f"choose how the load is given ({kinds})"))
-        return
-    kind = load["kind"]
-    label, key, lo, hi = LOAD_KINDS[kind]
-    low = _number_in(errors, f"{path}.load.{key}", load.get(key), lo=lo, hi=hi, what=label)
-    if kind == "velocity_zone":
-        high = _number_in(
-            errors, f"{path}.load.max_ms", load.get("max_ms"), lo=lo, hi=hi, what="the zone's top"
-        )
-        if low is not None and high is not None and low >= high:
-            errors.append(
-                FieldError(f"{path}.load.max_ms", f"must be above the zone's bottom ({low:g})")
-            )
-
-
-def _check_block(errors: list[FieldError], path: str, block: Any) -> None:
-    if not isinstance(block, Mapping):
-        errors.append(FieldError(path, "must be an object"))
-        return
-    if block.get("type", "strength") != "strength":
-        errors.append(FieldError(f"{path}.type", "the editor handles strength blocks only"))
-        return
-    exercise = block.get("exercise")
-    if not exercise:
-        errors.append(FieldError(f"{path}.exercise", "choose an exercise"))
-    elif not isinstance(exercise, str) or not SLUG.match(exercise):
-        errors.append(
-            FieldError(
-                f"{path}.exercise",
-                "use the exercise's name: lower-case letters, digits and '_' (e.g. back_squat)",
-            )
-        )
-    _whole(errors, f"{path}.sets", block.get("sets"), lo=1, hi=20, what="sets")
-    reps = block.get("reps")
-    if not isinstance(reps, Mapping):
-        errors.append(FieldError(f"{path}.reps", "give the reps as a minimum and a maximum"))
-    else:
-        low = _whole(errors, f"{path}.reps.min", reps.get("min"), lo=1, hi=50, what="reps")
-        high = _whole(errors, f"{path}.reps.max", reps.get("max"), lo=1, hi=50, what="reps")
-        if low is not None and high is not None and high < low:
-            errors.append(FieldError(f"{path}.reps.max", f"must be at least the minimum ({low})"))
-    _check_load(errors, path, block.get("load"))
-    vl = block.get("velocity_loss_stop_pct")
-    if vl is not None and vl != "":
-        _number_in(
-            errors,
-            f"{path}.velocity_loss_stop_pct",
-            vl,
-            lo=5,
-            hi=60,
-            what="the velocity loss stop (%)",
-        )
-    rest = block.get("rest_s")
-    if rest is not None and rest != "":
-        _whole(errors, f"{path}.rest_s", rest, lo=0, hi=4 * 3600, what="rest")
-    tempo = block.get("tempo")
-    if tempo is not None and (not isinstance(tempo, str) or not TEMPO.match(tempo)):
-        errors.append(FieldError(f"{path}.tempo", "four parts like 3-1-X-0 (seconds or X)"))
-
-
 def check_plan(body: Mapping[str, Any]) -> list[FieldError]:
-    """Every problem of a plan body, each at its path (empty: the plan is valid)."""
-    errors: list[FieldError] = []
-    name = body.get("name")
-    if not isinstance(name, str) or not SLUG.match(name):
-        errors.append(
-            FieldError("name", "a short id: lower-case letters, digits, '-' or '_' (e.g. vl20)")
-        )
-    title = body.get("title")
-    if not isinstance(title, str) or not title.strip():
-        errors.append(FieldError("title", "give the plan a title"))
-    elif len(title) > 80:
-        errors.append(FieldError("title", "must be at most 80 characters"))
-    description = body.get("description", "")
-    if not isinstance(description, str) or len(description) > 2000:
-        errors.append(FieldError("description", "must be text of at most 2000 characters"))
-    if body.get("goal") not in GOALS:
-        errors.append(FieldError("goal", f"must be one of {', '.join(GOALS)}"))
-    _whole(errors, "weeks", body.get("weeks"), lo=1, hi=52, what="weeks")
-    sessions = body.get("sessions")
-    if not isinstance(sessions, list) or not sessions:
-        errors.append(FieldError("sessions", "a plan needs at least one session"))
-        return errors
-    if len(sessions) > MAX_SESSIONS:
-        errors.append(FieldError("sessions", f"at most {MAX_SESSIONS} sessions"))
-    seen: set[str] = set()
-    for s_index, session in enumerate(sessions):
-        path = f"sessions[{s_index}]"
-        if not isinstance(session, Mapping):
-            errors.append(FieldError(path, "must be an object"))
-            continue
-        session_name = session.get("name")
-        if not isinstance(session_name, str) or not SLUG.match(session_name):
-            errors.append(FieldError(f"{path}.name", "a short id like day-a"))
-        elif session_name in seen:
-            errors.append(FieldError(f"{path}.name", f"another session is named {session_name!r}"))
-        else:
-            seen.add(session_name)
-        blocks = session.get("blocks")
-        if not isinstance(blocks, list) or not blocks:
-            errors.append(FieldError(f"{path}.blocks", "a session needs at least one exercise"))
-            continue
-        if len(blocks) > MAX_BLOCKS:
-            errors.append(FieldError(f"{path}.blocks", f"at most {MAX_BLOCKS} exercises"))
-        for b_index, block in enumerate(blocks):
-            _check_block(errors, f"{path}.blocks[{b_index}]", block)
-    return errors
+    """Every problem of a plan body, each at its path, as the plan model finds them."""
+    try:
+        plan_from_data(dict(body), source="plan")
+    except PlanValidationError as exc:
+        return [FieldError(path, problem) for path, problem in exc.problems]
+    return []
 
 
 def errors_by_field(errors: Sequence[FieldError]) -> dict[str, list[str]]:

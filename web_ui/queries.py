@@ -15,9 +15,11 @@ from typing import Any
 from controller.store import StoreReader
 from controller.store.retention import DAY_S
 from controller.store.settings import read_overrides
+from kernels.errors import InvalidInputError
+from kernels.lvp import LoadVelocityProfile
 from web_ui.lvp import (
     E1rmPoint,
-    LinearFit,
+    ages_days,
     e1rm_history,
     estimated_1rm,
     fit_load_velocity,
@@ -151,10 +153,10 @@ async def readiness_trend(reader: StoreReader, athlete_id: str, *, days: int = 6
 # -- load-velocity profile and e1RM ----------------------------------------------------------
 
 
-def _fit_json(fit: LinearFit | None) -> Row | None:
+def _fit_json(fit: LoadVelocityProfile | None) -> Row | None:
     if fit is None:
         return None
-    return {"intercept": fit.intercept, "slope": fit.slope, "r2": fit.r2, "n": fit.n}
+    return {"intercept": fit.intercept, "slope": fit.slope, "r2": fit.r2, "n": fit.n_points}
 
 
 def _history_json(history: list[E1rmPoint]) -> list[Row]:
@@ -172,12 +174,15 @@ async def lv_profiles(reader: StoreReader, athlete_id: str) -> dict[str, Row]:
         rows = by_exercise[exercise]
         mvt, known = mvt_for(exercise)
         try:
-            fit: LinearFit | None = fit_load_velocity(
-                [float(r["load"]) for r in rows], [float(r["velocity_ms"]) for r in rows]
+            fit: LoadVelocityProfile | None = fit_load_velocity(
+                [float(r["load"]) for r in rows],
+                [float(r["velocity_ms"]) for r in rows],
+                mvt_ms=mvt,
+                ages_days=ages_days(rows),
             )
-        except ValueError:
+        except InvalidInputError:
             fit = None
-        e1rm = estimated_1rm(fit, mvt) if fit is not None else None
+        e1rm = estimated_1rm(fit) if fit is not None else None
         out[exercise] = {
             "exercise": exercise,
             "unit": "kg",

@@ -52,7 +52,7 @@ def test_validate_broken_file_exits_2_naming_fields(
     assert main(["plan", "validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}: 2 problems" in err or f"{path}: 3 problems" in err
-    assert "sessions[0].blocks[1].load.percent: Input should be less than or equal to 110" in err
+    assert "sessions[0].blocks[1].load.percent: must be at most 110" in err
     assert "sessions[0].blocks[1].velocity_loss_stop_pct" in err
     assert "Traceback" not in err
 

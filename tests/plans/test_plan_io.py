@@ -103,7 +103,7 @@ def _with_block(**changes: object) -> dict[str, object]:
             "sessions[0].blocks[0].exercise",
             "unknown exercise 'back_squatt'",
         ),
-        ({"sets": 0}, "sessions[0].blocks[0].sets", "greater than or equal to 1"),
+        ({"sets": 0}, "sessions[0].blocks[0].sets", "must be at least 1"),
         (
             {"reps": {"min": 6, "max": 3}},
             "sessions[0].blocks[0].reps",
@@ -113,12 +113,12 @@ def _with_block(**changes: object) -> dict[str, object]:
         (
             {"velocity_loss_stop_pct": 80},
             "sessions[0].blocks[0].velocity_loss_stop_pct",
-            "less than or equal to 60",
+            "must be at most 60",
         ),
         (
             {"load": {"kind": "percent_1rm", "percent": 150}},
             "sessions[0].blocks[0].load.percent",
-            "less than or equal to 110",
+            "must be at most 110",
         ),
         ({"load": {"kind": "pounds", "lb": 100}}, "sessions[0].blocks[0].load", "does not match"),
         ({"load": {"percent": 80}}, "sessions[0].blocks[0].load", "needs a 'kind' field"),
@@ -132,7 +132,7 @@ def _with_block(**changes: object) -> dict[str, object]:
             "sessions[0].blocks[0].load.min_ms",
             "minimal velocity threshold",
         ),
-        ({"colour": "red"}, "sessions[0].blocks[0].colour", "Extra inputs are not permitted"),
+        ({"colour": "red"}, "sessions[0].blocks[0].colour", "is not a field here"),
         ({"exercise": "bike_erg"}, "sessions[0].blocks[0].exercise", "needs a bike block"),
     ],
 )

@@ -180,7 +180,7 @@ async def test_an_invalid_value_in_the_plan_editor_shows_its_message(
         await page.press(field, "Tab")  # the change triggers htmx's live check
         message = page.locator('[id="err-sessions-0-blocks-0-reps-max"]')
         await message.wait_for(state="visible")
-        assert "must be at least the minimum (3)" in await message.inner_text()
+        assert "min (3) must not exceed max (1)" in await message.inner_text()
         assert await page.get_attribute(field, "aria-invalid") == "true"
         # the message sits next to its field: the same table cell
         same_cell = await page.evaluate(

@@ -59,20 +59,21 @@ def test_every_problem_is_reported_at_its_field() -> None:
     form["title"] = " "
     form["weeks"] = "0"
     errors = errors_by_field(check_plan(body_from_form(form)))
+    # the plan model's messages (plans.plan_io), each at the editor field that shows it
     assert errors == {
-        "title": ["give the plan a title"],
-        "weeks": ["weeks must be 1 to 52"],
-        "sessions[0].blocks[0].sets": ["sets must be a whole number"],
-        "sessions[0].blocks[0].reps.max": ["must be at least the minimum (3)"],
-        "sessions[0].blocks[0].load.value": ["% 1RM must be between 1 and 110"],
-        "sessions[0].blocks[1].exercise": [
-            "use the exercise's name: lower-case letters, digits and '_' (e.g. back_squat)"
-        ],
-        "sessions[0].blocks[1].load.max_ms": ["must be above the zone's bottom (0.5)"],
-        "sessions[0].blocks[1].velocity_loss_stop_pct": [
-            "the velocity loss stop (%) must be between 5 and 60"
-        ],
+        "title": ["must not be empty"],
+        "weeks": ["must be at least 1"],
+        "sessions[0].blocks[0].sets": ["must be a whole number"],
+        "sessions[0].blocks[0].reps.max": ["min (3) must not exceed max (2)"],
+        "sessions[0].blocks[0].load.value": ["must be at most 110"],
+        "sessions[0].blocks[1].load.kind": ["min_ms (0.5) must be below max_ms (0.4)"],
+        "sessions[0].blocks[1].velocity_loss_stop_pct": ["must be at most 60"],
     }
+    # the catalogue is consulted once the fields themselves are valid
+    form = form_of(PLAN_BODY)
+    form["sessions[0].blocks[1].exercise"] = "Bench Press!"
+    (message,) = errors_by_field(check_plan(body_from_form(form)))["sessions[0].blocks[1].exercise"]
+    assert message.startswith("unknown exercise 'Bench Press!' (known: ")
 
 
 def test_the_plan_models_paths_land_on_the_editors_fields() -> None:
@@ -111,7 +112,7 @@ def test_the_plan_models_paths_land_on_the_editors_fields() -> None:
         (lambda b: b.update(goal="fun"), "goal"),
         (lambda b: b.update(sessions="x"), "sessions"),
         (lambda b: b["sessions"].append(7), "sessions[1]"),
-        (lambda b: b["sessions"].append(copy.deepcopy(b["sessions"][0])), "sessions[1].name"),
+        (lambda b: b["sessions"].append(copy.deepcopy(b["sessions"][0])), "sessions"),
     ],
 )
 def test_broken_json_bodies_name_the_field(

@@ -23,7 +23,7 @@ from web_ui.deps import (
     runtime,
 )
 from web_ui.forms import field_errors, form_dict
-from web_ui.lvp import MVT_DEFAULTS
+from web_ui.lvp import exercise_names
 from web_ui.permissions import Permission
 from web_ui.plan_form import (
     GOALS,
@@ -96,7 +96,7 @@ def _editor_context(
         "load_kinds": LOAD_KINDS,
         "load_value": load_value,
         "goals": GOALS,
-        "exercises": sorted(MVT_DEFAULTS),
+        "exercises": exercise_names(),
     }
 
 
