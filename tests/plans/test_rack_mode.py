@@ -54,7 +54,7 @@ def test_rack_modes_validate(mode: dict[str, object]) -> None:
     [
         ({"kind": "eccentric"}, "mode", "eccentric_pct above 0"),
         ({"kind": "chains"}, "mode", "chains_kg_per_m above 0"),
-        ({"kind": "eccentric", "eccentric_pct": 150}, "mode.eccentric_pct", "less than or equal"),
+        ({"kind": "eccentric", "eccentric_pct": 150}, "mode.eccentric_pct", "at most 100"),
         ({"kind": "drop_set"}, "mode.kind", "'standard'"),
     ],
 )
