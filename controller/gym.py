@@ -297,8 +297,16 @@ class Gym:
             task.cancel()
         for component in reversed(self._components):
             component.stop.set()
+            started = time.monotonic()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({component.task})
+            took = time.monotonic() - started
+            log.log(
+                logging.WARNING if took > 5.0 else logging.DEBUG,
+                "%s stopped in %.2f s",
+                component.name,
+                took,
+            )
         if self._watch is not None:
             self._watch.close()
         if self._closed is not None:
