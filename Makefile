@@ -44,12 +44,7 @@ build: $(STAMP)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 
 demo: $(STAMP) $(VENDOR_STAMP)
-	@echo "The simulated gym (gymctl demo) does not exist yet; it comes with a later issue."
-	@echo "Until then, the demo analyses the bundled example trace and load-velocity profile."
-	@echo
-	$(BIN)/gymctl analyze lift examples/back_squat_1khz.csv --load-kg 100 --exercise back_squat
-	@echo
-	$(BIN)/gymctl analyze lvp examples/lvp_back_squat.csv --exercise back_squat
+	$(BIN)/gymctl demo $(DEMO_ARGS)
 
 test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

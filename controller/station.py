@@ -112,6 +112,7 @@ class Station:
         }
         self._last_telemetry: dict[tuple[str, str], float] = {}
         self._stack = contextlib.AsyncExitStack()
+        self._closing = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -135,11 +136,14 @@ class Station:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._closing = True  # links going down now are ours: no fault, no staff alert
         await self._stack.__aexit__(exc_type, exc, tb)
 
     # -- from the devices -----------------------------------------------------------------
 
     def _on_event(self, event: DeviceEvent) -> None:
+        if self._closing:
+            return
         if isinstance(event, LinkChanged):
             self._links[event.device_id] = event.state
             detail = f": {event.reason}" if event.reason else ""

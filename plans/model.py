@@ -82,6 +82,26 @@ class RepRange(_Model):
 TEMPO_PATTERN = re.compile(r"^(\d{1,2}|X)-(\d{1,2}|X)-(\d{1,2}|X)-(\d{1,2}|X)$")
 
 
+class RackMode(_Model):
+    """How a motorized rack applies the load within each set of a block, where the rack
+    can: more load while lowering (``eccentric``, ``eccentric_pct`` of the load), load
+    growing with height (``chains``, ``chains_kg_per_m``), or a spotter that takes load off
+    when the bar stalls below ``spotter_velocity_ms`` (the lift's MVT when left out)."""
+
+    kind: Literal["standard", "eccentric", "chains", "spotter"] = "standard"
+    eccentric_pct: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    chains_kg_per_m: Annotated[float, Field(ge=0.0, le=200.0)] = 0.0
+    spotter_velocity_ms: Annotated[float | None, Field(gt=0.0, le=1.5)] = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> RackMode:
+        if self.kind == "eccentric" and self.eccentric_pct <= 0:
+            raise ValueError("an eccentric mode needs eccentric_pct above 0")
+        if self.kind == "chains" and self.chains_kg_per_m <= 0:
+            raise ValueError("a chains mode needs chains_kg_per_m above 0")
+        return self
+
+
 class StrengthBlock(_Model):
     type: Literal["strength"] = "strength"
     exercise: str
@@ -91,6 +111,7 @@ class StrengthBlock(_Model):
     velocity_loss_stop_pct: Annotated[float | None, Field(ge=5.0, le=60.0)] = None
     tempo: str | None = None
     rest_s: Seconds = 120
+    mode: RackMode | None = None  #: None: the station's default (its spotter, if it has one)
     note: str = ""
 
     @field_validator("tempo")

@@ -19,6 +19,8 @@ from kernels.errors import GymctlError, InvalidInputError
 
 #: The command modules, in the order their commands appear in ``gymctl --help``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "controller.cli.demo",
+    "controller.cli.run",
     "controller.cli.analyze",
     "controller.cli.sim",
     "controller.cli.bench",

@@ -8,6 +8,8 @@ configures ``mqtt.host``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
 from types import TracebackType
@@ -24,7 +26,12 @@ class EmbeddedBroker:
     """An amqtt broker on ``host:port`` (loopback); an async context manager."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 1883, max_connections: int = 256
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        max_connections: int = 256,
+        shutdown_timeout_s: float = 5.0,
     ) -> None:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
@@ -39,6 +46,7 @@ class EmbeddedBroker:
         self.host = host
         self.port = port
         self.max_connections = max_connections
+        self.shutdown_timeout_s = shutdown_timeout_s
         self._broker: Broker | None = None
 
     def config(self) -> dict[str, Any]:
@@ -74,6 +82,20 @@ class EmbeddedBroker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._broker is not None:
-            await self._broker.shutdown()
-            self._broker = None
+        broker, self._broker = self._broker, None
+        if broker is None:
+            return
+        try:
+            async with asyncio.timeout(self.shutdown_timeout_s):
+                await broker.shutdown()
+        except TimeoutError:
+            # amqtt waits, unbounded, for each client session's reader to stop; a session
+            # stuck there must not keep the controller from stopping
+            log.warning(
+                "the embedded MQTT broker did not stop within %g s; closing its listener",
+                self.shutdown_timeout_s,
+            )
+            for server in getattr(broker, "_servers", {}).values():  # amqtt has no public way
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(1.0):
+                        await server.close_instance()

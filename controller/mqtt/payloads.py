@@ -31,7 +31,7 @@ from controller.events import (
 from controller.jsonable import to_json
 from controller.mqtt.topics import Topics
 
-HEALTH_CHANNELS = frozenset({"heart_rate", "rr"})
+HEALTH_CHANNELS = frozenset({"heart_rate", "rr", "rmssd"})  #: heart data: HR, RR, HRV
 
 #: the event types the bridge publishes, and the leaf of their topic
 LEAVES: dict[type[Event], str] = {

@@ -339,6 +339,12 @@ class RackAdapter(Adapter):
             finally:
                 self._session = None
                 self._first_attempt.set()
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # we were cancelled while the session ran, and the session ended some other
+                # way (pymodbus can turn a cancelled request into a lost connection or an
+                # answer): stop, or the adapter's exit would wait for us forever
+                raise asyncio.CancelledError
             if self.stats.sessions > sessions_before:
                 delay = self.options.backoff_initial  # it worked for a while: retry soon
                 failing = False
