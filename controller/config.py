@@ -374,6 +374,8 @@ def parse_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", where=source) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError("not valid TOML: nested too deeply", where=source) from None
     base = base_dir if base_dir is not None else Path(".")
     if "base_dir" in data:
         raise ConfigError("unknown key", where=f"{source}: base_dir")

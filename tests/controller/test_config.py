@@ -117,6 +117,7 @@ def replace(old: str, new: str) -> str:
         ),
         (MINIMAL + "\n[bogus]\n", "cfg.toml: bogus: unknown key"),
         (MINIMAL + "\n[site\n", "cfg.toml: not valid TOML"),
+        (MINIMAL + "\nx = " + "[" * 5000, "cfg.toml: not valid TOML: nested too deeply"),
         (
             replace('map = "gymctl-rack-v1"', 'map = "maps/missing.toml"'),
             "cfg.toml: stations[0].devices.rack.map: no such register map file",
