@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -241,7 +242,8 @@ async def test_replayed_and_unauthorised_commands_are_not_applied(floor: Floor) 
     ) as display:
         await display.publish(f"{BASE}/release", payload(seq=100), qos=1)
     # nobody gets in without a password, or with a wrong one
-    for credentials in ({}, {"username": "coach-app", "password": "guess"}):
+    attempts: list[dict[str, Any]] = [{}, {"username": "coach-app", "password": "guess"}]
+    for credentials in attempts:
         with pytest.raises(aiomqtt.MqttError):
             async with aiomqtt.Client("127.0.0.1", floor.broker.port, **credentials):
                 pass
