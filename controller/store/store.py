@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: the store's bus subscription never drops; its bound only raises the overflow alarm
 RECORDER_BOUND = 200_000
+#: how long one checkpoint attempt may wait for readers (the writer thread waits with it)
+CHECKPOINT_TRY_MS = 200
 
 
 class Store:
@@ -43,11 +46,13 @@ class Store:
         bus: EventBus | None = None,
         settings: StoreConfig | None = None,
         retention_every_s: float = 6 * 3600.0,
+        erase_checkpoint_s: float = 60.0,
     ) -> None:
         self.path = path
         self.bus = bus
         self.settings = settings or StoreConfig()
         self.retention_every_s = retention_every_s
+        self.erase_checkpoint_s = erase_checkpoint_s
         self.reader = StoreReader(path)
         self.writer = StoreWriter(
             path,
@@ -110,8 +115,9 @@ class Store:
             await asyncio.sleep(self.retention_every_s)
 
     async def purge_expired(self, *, now: float | None = None) -> Purged:
-        """Delete raw traces and readiness inputs past their retention (and old web sessions)."""
-        return await self.writer.call(
+        """Delete raw traces and readiness inputs past their retention (and old web
+        sessions), then checkpoint so the deleted bytes leave the write-ahead log too."""
+        purged = await self.writer.call(
             partial(
                 purge,
                 trace_days=self.settings.trace_retention_days,
@@ -120,6 +126,11 @@ class Store:
             ),
             label="retention purge",
         )
+        try:
+            await self.checkpoint(within_s=5.0)
+        except StoreError as exc:
+            log.warning("retention: %s", exc)
+        return purged
 
     async def export_athlete(self, athlete_id: str, dest: Path) -> Path:
         """Everything about one athlete as a zip of JSON and CSV (see ``subjects``)."""
@@ -128,10 +139,39 @@ class Store:
         return await asyncio.to_thread(subjects.write_export, data, dest)
 
     async def erase_athlete(self, athlete_id: str, *, actor: str) -> dict[str, int]:
-        """Hard-delete one athlete from every table; returns rows deleted per table."""
+        """Hard-delete one athlete from every table; returns rows deleted per table.
+
+        Returns once the deleted bytes are gone from the file and its write-ahead log: the
+        checkpoint that copies the overwritten pages home is retried while readers hold old
+        snapshots (each try holds the writer at most ``CHECKPOINT_TRY_MS``), for up to
+        ``erase_checkpoint_s``; past that it raises ``StoreError`` (the rows are gone, the
+        bytes go at the next checkpoint, which every retention run also attempts).
+        """
         await self.writer.flush()
         counts = await self.writer.call(
             partial(subjects.erase, athlete_id=athlete_id, actor=actor), label="erase athlete"
         )
-        await self.writer.call(subjects.checkpoint, transactional=False, label="checkpoint")
+        await self.checkpoint(within_s=self.erase_checkpoint_s)
         return counts
+
+    async def checkpoint(self, *, within_s: float) -> None:
+        """Truncate the write-ahead log into the file, retrying while readers hold it."""
+        deadline = time.monotonic() + within_s
+        tries = 0
+        while True:
+            tries += 1
+            busy, _, _ = await self.writer.call(
+                partial(subjects.checkpoint, wait_ms=CHECKPOINT_TRY_MS),
+                transactional=False,
+                label="checkpoint",
+            )
+            if not busy:
+                if tries > 1:
+                    log.info("checkpoint completed after %d tries (readers held the log)", tries)
+                return
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"readers held the write-ahead log for {within_s:g} s: erased rows are "
+                    "gone, their bytes are overwritten at the next checkpoint"
+                )
+            await asyncio.sleep(0.05)

@@ -159,11 +159,21 @@ def erase(db: Database, *, athlete_id: str, actor: str) -> dict[str, int]:
     return counts
 
 
-def checkpoint(db: Database) -> tuple[int, int, int]:
+def checkpoint(db: Database, *, wait_ms: int | None = None) -> tuple[int, int, int]:
     """Copy the WAL into the database and truncate it: no old page copies stay behind.
 
     Returns SQLite's (busy, log frames, checkpointed frames); busy is 1 when a reader held
-    the log, in which case the next checkpoint completes it.
+    a snapshot for longer than the wait (``wait_ms``, default the connection's busy
+    timeout): the erased pages are then still in the log (and the file), and the caller
+    must try again (``Store.erase_athlete`` does).
     """
-    row = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    conn = db.conn
+    previous = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    if wait_ms is not None:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+    try:
+        row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        if wait_ms is not None:
+            conn.execute(f"PRAGMA busy_timeout = {previous}")
     return int(row[0]), int(row[1]), int(row[2])
