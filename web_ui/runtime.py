@@ -22,7 +22,6 @@ from controller.errors import StoreError
 from controller.jsonable import to_json
 from controller.service import GymService
 from controller.store import Insert, Store
-from controller.store.settings import apply_overrides, read_overrides
 from web_ui.auth import Authenticator, Principal
 from web_ui.live import LiveFloor
 from web_ui.metrics import PanelMetrics
@@ -67,7 +66,7 @@ class PanelRuntime:
         self.metrics = PanelMetrics(gym, self.live, store)
         self.live.on_event = self.metrics.observe
         #: the site config's store settings, before any override from the panel
-        self.config_store_settings: StoreConfig = store.settings
+        self.config_store_settings: StoreConfig = store.config_settings
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self._export_dir: Path | None = settings.export_dir
@@ -109,8 +108,7 @@ class PanelRuntime:
 
     async def apply_stored_settings(self) -> None:
         """Put the settings staff changed in the panel (``site_settings``) into force."""
-        overrides = await self.store.reader.read(read_overrides)
-        self.store.settings = apply_overrides(self.config_store_settings, overrides)
+        await self.store.apply_stored_settings()
 
     def audit(
         self,

@@ -21,6 +21,7 @@ from controller.store import subjects
 from controller.store.reader import StoreReader
 from controller.store.records import RECORDED
 from controller.store.retention import Purged, purge
+from controller.store.settings import apply_overrides, read_overrides
 from controller.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,16 @@ class Store:
         *,
         bus: EventBus | None = None,
         settings: StoreConfig | None = None,
+        retention: bool = True,
         retention_every_s: float = 6 * 3600.0,
         erase_checkpoint_s: float = 60.0,
     ) -> None:
         self.path = path
         self.bus = bus
-        self.settings = settings or StoreConfig()
+        #: the site config's store settings; ``settings`` adds staff's stored overrides
+        self.config_settings = settings or StoreConfig()
+        self.settings = self.config_settings
+        self.retention = retention
         self.retention_every_s = retention_every_s
         self.erase_checkpoint_s = erase_checkpoint_s
         self.reader = StoreReader(path)
@@ -76,7 +81,8 @@ class Store:
             group = await self._stack.enter_async_context(asyncio.TaskGroup())
             if self._subscription is not None:
                 self._tasks.append(group.create_task(self._record(), name="store-recorder"))
-            self._tasks.append(group.create_task(self._retention(), name="store-retention"))
+            if self.retention:
+                self._tasks.append(group.create_task(self._retention(), name="store-retention"))
         except BaseException:
             await self._stack.aclose()
             raise
@@ -114,9 +120,20 @@ class Store:
                 log.warning("retention purge failed: %s", exc)
             await asyncio.sleep(self.retention_every_s)
 
+    async def apply_stored_settings(self) -> StoreConfig:
+        """Put the settings staff changed at run time (``site_settings``) into force."""
+        overrides = await self.reader.read(read_overrides)
+        self.settings = apply_overrides(self.config_settings, overrides)
+        return self.settings
+
     async def purge_expired(self, *, now: float | None = None) -> Purged:
         """Delete raw traces and readiness inputs past their retention (and old web
-        sessions), then checkpoint so the deleted bytes leave the write-ahead log too."""
+        sessions), then checkpoint so the deleted bytes leave the write-ahead log too.
+
+        The retention in force is read from the store each time: the site config's, with
+        what staff set in the panel on top, whether or not the panel runs.
+        """
+        await self.apply_stored_settings()
         purged = await self.writer.call(
             partial(
                 purge,
