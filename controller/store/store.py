@@ -78,7 +78,11 @@ class Store:
                 self._subscription = self.bus.subscribe(
                     "store", types=RECORDED, reliable_bound=RECORDER_BOUND
                 )
-            group = await self._stack.enter_async_context(asyncio.TaskGroup())
+            # the group is left without the body's error: handed to a task group, the
+            # caller's own exception would come back wrapped in an ExceptionGroup
+            group = asyncio.TaskGroup()
+            await group.__aenter__()
+            self._stack.push_async_callback(group.__aexit__, None, None, None)
             if self._subscription is not None:
                 self._tasks.append(group.create_task(self._record(), name="store-recorder"))
             if self.retention:
