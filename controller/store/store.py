@@ -153,11 +153,16 @@ class Store:
             log.warning("retention: %s", exc)
         return purged
 
-    async def export_athlete(self, athlete_id: str, dest: Path) -> Path:
-        """Everything about one athlete as a zip of JSON and CSV (see ``subjects``)."""
+    async def export_athlete(
+        self, athlete_id: str, dest: Path, *, passphrase: str | None = None
+    ) -> Path:
+        """Everything about one athlete as a zip of JSON and CSV (see ``subjects``),
+        AES-256 encrypted with ``passphrase`` when one is given."""
+        if passphrase is not None:
+            subjects.check_passphrase(passphrase)
         await self.writer.flush()
         data = await self.reader.read(partial(subjects.collect, athlete_id=athlete_id))
-        return await asyncio.to_thread(subjects.write_export, data, dest)
+        return await asyncio.to_thread(subjects.write_export, data, dest, passphrase=passphrase)
 
     async def erase_athlete(self, athlete_id: str, *, actor: str) -> dict[str, int]:
         """Hard-delete one athlete from every table; returns rows deleted per table.
