@@ -35,6 +35,13 @@ log = logging.getLogger(__name__)
 PlanValidator = Callable[[Mapping[str, Any]], Sequence[FieldError]]
 
 
+def _sweep_exports(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("*gymctl-athlete-*.zip*"):
+        log.warning("removing an export left behind: %s", path.name)
+        path.unlink(missing_ok=True)
+
+
 class PanelRuntime:
     """The panel's state: auth, live floor, metrics; an async context manager."""
 
@@ -84,6 +91,8 @@ class PanelRuntime:
                 self._export_dir = Path(
                     self._stack.enter_context(tempfile.TemporaryDirectory(prefix="gymctl-export-"))
                 )
+            else:  # exports are sent and deleted; any found here were left by a crash
+                await asyncio.to_thread(_sweep_exports, self._export_dir)
         except BaseException:
             await self._stack.aclose()
             raise
