@@ -171,7 +171,37 @@ class ControlLost:
     device_id: str
 
 
-DeviceEvent = LinkChanged | DeviceFault | EstopButton | ControlLost
+@dataclass(frozen=True, slots=True)
+class SequenceGap:
+    """A break in a numbered sample stream: the next batch does not follow the last one.
+
+    ``expected`` is the sequence number the adapter was waiting for, ``received`` the one
+    the stream resumes at. ``reason`` says why: ``"overrun"`` (the reader fell behind the
+    device's buffer, or the link was down too long: samples ``expected`` to
+    ``received - 1`` are lost), ``"rewind"`` (the device restarted and numbers its samples
+    afresh; ``received`` may be below or above ``expected``), ``"mismatch"`` (a record did
+    not carry the number it should: a device fault). Delivered batches never repeat a
+    sample.
+
+    .. versionadded:: 0.1
+    """
+
+    device_id: str
+    expected: int
+    received: int
+    reason: str = ""
+
+    @property
+    def restarted(self) -> bool:
+        return self.reason == "rewind"
+
+    @property
+    def lost(self) -> int:
+        """Samples known to be lost (0 for a restart: the new numbering is not comparable)."""
+        return 0 if self.restarted else max(self.received - self.expected, 0)
+
+
+DeviceEvent = LinkChanged | DeviceFault | EstopButton | ControlLost | SequenceGap
 BatchSink = Callable[[SampleBatch], None]
 EventSink = Callable[[DeviceEvent], None]
 

@@ -19,6 +19,7 @@ class Channel(enum.StrEnum):
     POSITION = "position"  #: bar or cable position, m, up positive
     POSITION_LEFT = "position_left"  #: left cable position, m
     POSITION_RIGHT = "position_right"  #: right cable position, m
+    FORCE = "force"  #: cable force of a one-sided rack, N
     FORCE_LEFT = "force_left"  #: left cable force, N
     FORCE_RIGHT = "force_right"  #: right cable force, N
     HEART_RATE = "heart_rate"  #: bpm

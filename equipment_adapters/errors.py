@@ -7,6 +7,8 @@ mapped: a cancelled request stays cancelled.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from kernels.errors import GymctlError, InvalidInputError
 
 
@@ -19,6 +21,23 @@ class DecodeError(InvalidInputError):
         self.pdu = pdu
         where = f"{pdu + ' ' if pdu else ''}field {field!r} at byte {offset}"
         super().__init__(problem, where=where)
+
+
+class RegisterMapError(InvalidInputError):
+    """A register map that cannot be used: names the map, the point and the field."""
+
+    def __init__(
+        self, problem: str, *, source: str, point: str | None = None, field: str | None = None
+    ) -> None:
+        self.source = source
+        self.point = point
+        self.field = field
+        parts = [source]
+        if point is not None:
+            parts.append(f"point {point!r}")
+        if field is not None:
+            parts.append(f"field {field!r}")
+        super().__init__(problem, where=", ".join(parts))
 
 
 class DeviceError(GymctlError):
@@ -43,6 +62,45 @@ class ProtocolError(DeviceError):
     def __init__(self, message: str, *, code: int, device_id: str = "") -> None:
         self.code = code
         super().__init__(f"{message} (code 0x{code:02X})", device_id=device_id)
+
+
+class ModbusExceptionError(ProtocolError):
+    """A Modbus exception response: the device understood the request and refused it.
+
+    ``code`` is the Modbus exception code (2 illegal address, 3 illegal value, 4 device
+    failure, 6 busy, ...), ``function`` the request's function code and ``address`` the first
+    register or bit of the request.
+    """
+
+    NAMES: ClassVar[dict[int, str]] = {
+        1: "illegal function",
+        2: "illegal data address",
+        3: "illegal data value",
+        4: "server device failure",
+        5: "acknowledge",
+        6: "server device busy",
+        8: "memory parity error",
+        10: "gateway path unavailable",
+        11: "gateway target failed to respond",
+    }
+
+    def __init__(self, *, code: int, function: int, address: int, device_id: str = "") -> None:
+        self.function = function
+        self.address = address
+        name = self.NAMES.get(code, "unknown exception")
+        super().__init__(
+            f"Modbus exception {name} to function {function} at address {address}",
+            code=code,
+            device_id=device_id,
+        )
+
+
+class IdentityMismatchError(DeviceError):
+    """The device does not identify as the model and map version its register map names.
+
+    Raised before any write: a controller never writes actuator registers of a device it
+    has not recognised.
+    """
 
 
 class UnsupportedCommandError(DeviceError):

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "controller.cli.sim",
     "controller.cli.bench",
     "controller.cli.decode",
+    "controller.cli.adapter",
     "controller.cli.plan",
     "controller.cli.athlete",
     "controller.cli.user",

@@ -8,6 +8,7 @@ from controller.cli._groups import register_group
 SUBCOMMANDS: tuple[str, ...] = (
     "controller.cli.bench_kernels",
     "controller.cli.bench_hrv",
+    "controller.cli.bench_modbus",
     "controller.cli.bench_ble",
 )
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from controller.cli._common import Subparsers
 from controller.cli._groups import register_group
 
-SUBCOMMANDS: tuple[str, ...] = ("controller.cli.sim_ble",)
+SUBCOMMANDS: tuple[str, ...] = (
+    "controller.cli.sim_rack",
+    "controller.cli.sim_ble",
+)
 
 
 def register(subparsers: Subparsers) -> None:

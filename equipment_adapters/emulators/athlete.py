@@ -21,13 +21,18 @@ class LiftProfile:
     mvt_ms: float  #: mean concentric velocity at 1RM
     v0_ms: float  #: mean concentric velocity extrapolated to zero load
     rom_m: float = 0.55  #: range of motion of one rep
+    bottom_start: bool = False  #: the rep starts with the concentric phase (deadlift, row)
 
 
 DEFAULT_LIFTS: dict[str, LiftProfile] = {
     "back_squat": LiftProfile(one_rm_kg=140.0, mvt_ms=0.30, v0_ms=1.75, rom_m=0.55),
     "bench_press": LiftProfile(one_rm_kg=100.0, mvt_ms=0.16, v0_ms=1.85, rom_m=0.40),
-    "deadlift": LiftProfile(one_rm_kg=180.0, mvt_ms=0.17, v0_ms=1.55, rom_m=0.55),
-    "cable_row": LiftProfile(one_rm_kg=90.0, mvt_ms=0.25, v0_ms=1.60, rom_m=0.45),
+    "deadlift": LiftProfile(
+        one_rm_kg=180.0, mvt_ms=0.17, v0_ms=1.55, rom_m=0.55, bottom_start=True
+    ),
+    "cable_row": LiftProfile(
+        one_rm_kg=90.0, mvt_ms=0.25, v0_ms=1.60, rom_m=0.45, bottom_start=True
+    ),
 }
 
 
@@ -53,6 +58,12 @@ class SimulatedAthlete:
     ftp_w: float = 240.0
     rmssd_baseline_ms: float = 60.0
     seed: int = 1
+    #: left-right imbalance on two-sided machines: the left side takes (1 + a) / 2 of the
+    #: load and travels (1 + a / 2) times the range, the right side the rest (a > 0: left
+    #: stronger)
+    asymmetry: float = 0.0
+    eccentric_velocity_ms: float = 0.5  #: controlled lowering speed
+    pause_s: float = 0.5  #: pause between reps at the start position
 
     def lift(self, name: str) -> LiftProfile:
         try:
@@ -85,6 +96,17 @@ class SimulatedAthlete:
         velocity = self.fresh_velocity(lift, load_kg) * (1.0 - loss_per_rep) ** rep_index
         return velocity if velocity >= profile.mvt_ms * 0.9 else 0.0
 
+    def spotted_load(self, lift: str, load_kg: float, rep_index: int, threshold_ms: float) -> float:
+        """The load a spotter must leave for rep ``rep_index`` to move at ``threshold_ms``.
+
+        The spotter takes weight off in 5 % steps until the athlete moves faster than the
+        threshold; returns ``load_kg`` when no help is needed and 0 if even no load fails.
+        """
+        load = load_kg
+        while load > 0 and self.rep_velocity(lift, load, rep_index) < threshold_ms:
+            load = max(load - 0.05 * load_kg, 0.0)
+        return load
+
     def morning_rmssd_ms(self) -> float:
         """Today's resting RMSSD: lnRMSSD moves with readiness (about 0.1 per 0.05)."""
         return self.rmssd_baseline_ms * math.exp(2.0 * (self.readiness - 1.0))
@@ -107,9 +129,10 @@ DEMO_ATHLETES: tuple[SimulatedAthlete, ...] = (
         lifts={
             "back_squat": LiftProfile(105.0, 0.30, 1.70, 0.52),
             "bench_press": LiftProfile(60.0, 0.16, 1.80, 0.36),
-            "deadlift": LiftProfile(130.0, 0.17, 1.50, 0.52),
-            "cable_row": LiftProfile(60.0, 0.25, 1.55, 0.42),
+            "deadlift": LiftProfile(130.0, 0.17, 1.50, 0.52, bottom_start=True),
+            "cable_row": LiftProfile(60.0, 0.25, 1.55, 0.42, bottom_start=True),
         },
+        asymmetry=0.03,
         hr_rest_bpm=52.0,
         hr_max_bpm=188.0,
         ftp_w=210.0,
@@ -121,6 +144,7 @@ DEMO_ATHLETES: tuple[SimulatedAthlete, ...] = (
         body_mass_kg=88.0,
         readiness=0.88,
         seed=12,
+        asymmetry=0.14,
         hr_rest_bpm=60.0,
         hr_max_bpm=185.0,
         ftp_w=260.0,
@@ -133,6 +157,7 @@ DEMO_ATHLETES: tuple[SimulatedAthlete, ...] = (
         sex="female",
         readiness=0.97,
         seed=13,
+        asymmetry=-0.05,
         hr_rest_bpm=50.0,
         hr_max_bpm=192.0,
         ftp_w=230.0,

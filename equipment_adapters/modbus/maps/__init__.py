@@ -1,0 +1,1 @@
+"""Register maps shipped with gymctl: ``<name>.toml``, loadable by name (``reference-rack``)."""
