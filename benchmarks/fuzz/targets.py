@@ -12,15 +12,20 @@ atheris for the long run (``python -m benchmarks.fuzz``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
+from pymodbus.exceptions import ModbusException
+from pymodbus.framer import FramerRTU, FramerSocket
+from pymodbus.pdu import DecodePDU
 
 from controller.config import parse_config
 from controller.errors import CommandRejectedError, ConfigError
@@ -34,7 +39,22 @@ from equipment_adapters.ble.codecs.describe import CHARACTERISTICS, describe
 from equipment_adapters.ble.cycling import PowerMeterAdapter, SpeedCadenceAdapter
 from equipment_adapters.ble.ftms_bike import FtmsBikeAdapter
 from equipment_adapters.ble.hr_strap import HrStrapAdapter
-from equipment_adapters.errors import DecodeError
+from equipment_adapters.errors import DecodeError, RegisterMapError
+from equipment_adapters.modbus.blocks import compile_blocks
+from equipment_adapters.modbus.codec import decode_raw, encode_raw
+from equipment_adapters.modbus.device import MapDevice
+from equipment_adapters.modbus.link import TcpEndpoint
+from equipment_adapters.modbus.mapfile import load_map, parse_text
+from equipment_adapters.modbus.rack import RackAdapter
+from equipment_adapters.modbus.regmap import (
+    DataType,
+    Encoding,
+    Fifo,
+    RegisterMap,
+    Swap,
+    Table,
+    Value,
+)
 from kernels.errors import InvalidInputError
 from kernels.hrv_stream import RRProcessor
 from kernels.imu_reps import ImuRepDetector
@@ -44,6 +64,7 @@ from plans.errors import PlanValidationError
 from plans.plan_io import Format, parse_plan
 
 Run = Callable[[bytes], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +260,8 @@ class _Sink:
     def batch(self, batch: SampleBatch) -> None:
         values = batch.values
         expect(isinstance(values, np.ndarray) and values.dtype == np.float64, batch)
-        expect(bool(np.isfinite(values).all()), f"non-finite samples in {batch.channel}")
+        # NaN is a dropout (the detectors skip it); an infinity is never a sample
+        expect(not bool(np.isinf(values).any()), f"infinite samples in {batch.channel}")
         expect(math.isfinite(batch.t0) and math.isfinite(batch.period), batch)
         expect(batch.period >= 0.0, batch)
         if batch.channel is Channel.IMU:
@@ -318,6 +340,213 @@ BLE_ADAPTERS: Final[dict[str, Run]] = {
     "adapter.ftms_bike": _bike_adapter,
     "adapter.band": _band_adapter,
     "adapter.cycling": _cycling_adapters,
+}
+
+
+# -- Modbus: what a rack answers ------------------------------------------------------------
+
+
+@functools.cache
+def reference_map() -> RegisterMap:
+    return load_map("reference-rack")
+
+
+@functools.cache
+def float_fifo_map() -> RegisterMap:
+    """The reference map with float32 positions in its FIFO (NaN and infinities possible)."""
+    path = Path(__file__).resolve().parents[2] / "equipment_adapters/modbus/maps"
+    text = (path / "reference-rack.toml").read_text(encoding="utf-8")
+    text = re.sub(
+        r'(name = "position_(?:left|right)"\n)data_type = "int16"', r'\1data_type = "float32"', text
+    )
+    return parse_text(text, source="float-fifo")
+
+
+class _Answers:
+    """A device whose answers are fuzz bytes: two per register, zeros once they run out."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.reads = 0
+
+    def words(self, count: int) -> list[int]:
+        chunk = self.data[self.pos : self.pos + 2 * count].ljust(2 * count, b"\0")
+        self.pos += 2 * count
+        return [int(w) for w in np.frombuffer(chunk, dtype=">u2")]
+
+    async def read_registers(
+        self, table: Table, address: int, count: int
+    ) -> list[int] | list[bool]:
+        self.reads += 1
+        expect(self.reads < 10_000, "a poll that never ends")
+        if table.is_bits:
+            return [bool(w & 1) for w in self.words(count)]
+        return self.words(count)
+
+
+def _drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits (its reads answer at once) without a loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coro.close()
+    raise ContractError("the coroutine waited for something")
+
+
+class _FifoDevice(_Answers):
+    """A rack's FIFO whose counter steps and sample words come from the fuzz bytes.
+
+    Records carry their right ``seq`` unless a fuzz byte says to corrupt one, so polls get
+    past the reader's check and the samples reach the adapter's batches; the counter may
+    stand still, step by up to a ring, jump back or wrap, as broken devices' do.
+    """
+
+    def __init__(self, data: bytes, fifo: Fifo) -> None:
+        super().__init__(data)
+        self.fifo = fifo
+        self.head = 0
+        self.seq_at = fifo.seq_field.offset if fifo.seq_field is not None else None
+
+    def byte(self) -> int:
+        value = self.data[self.pos] if self.pos < len(self.data) else 0
+        self.pos += 1
+        return value
+
+    async def read_registers(
+        self, table: Table, address: int, count: int
+    ) -> list[int] | list[bool]:
+        self.reads += 1
+        expect(self.reads < 10_000, "a poll that never ends")
+        fifo = self.fifo
+        if address == fifo.sequence.address:
+            step = self.byte()
+            if step < 200:
+                self.head += step  # the usual: some new samples (or none)
+            elif step < 230:
+                self.head += fifo.capacity * (step - 199)  # far ahead: an overrun
+            elif step < 250:
+                self.head = max(0, self.head - (step - 229) * 7)  # back: a restart
+            else:
+                self.head = 2**32 - 1 - self.byte()  # about to wrap
+            value = self.head % 2**32
+            registers = [value >> 16, value & 0xFFFF]  # uint32, high word first
+            return registers[-count:]
+        width = fifo.record_registers
+        words = self.words(count)
+        first_slot = (address - fifo.address) // width
+        for i in range(count // width):
+            slot = first_slot + i
+            newest = self.head - 1 - ((self.head - 1 - slot) % fifo.capacity)
+            if self.seq_at is not None and self.byte() < 250:  # mostly right
+                words[i * width + self.seq_at] = newest & 0xFFFF
+        return words
+
+
+def _fifo(regmap: RegisterMap) -> Run:
+    """Polls of a rack's sample FIFO with fuzzed counters, records and clocks, through the
+    rack adapter's own FIFO handling (its batches checked like the BLE adapters')."""
+
+    def run(data: bytes) -> None:
+        if len(data) < 2:
+            return
+        sink = _Sink()
+        rack = RackAdapter(
+            device_id="fuzz-rack",
+            regmap=regmap,
+            endpoint=TcpEndpoint("127.0.0.1", 1),
+            on_batch=sink.batch,
+            on_event=sink.event,
+        )
+        fifo = rack._fifo.fifo
+        device = _FifoDevice(data[1:], fifo)
+        for _ in range(1 + data[0] % 8):
+            try:
+                _drive(rack._poll_fifo(cast(MapDevice, device)))
+            except DecodeError as exc:
+                check_error(exc)
+        delivered = sum(len(b) for b in sink.batches)
+        expect(delivered == rack.stats.samples * len(rack.profile.channels), delivered)
+
+    return run
+
+
+def _blocks(data: bytes) -> None:
+    """Every poll block of the rack's map decoded from fuzzed registers, and the status the
+    adapter makes of it (e-stop and fault bits, fault codes)."""
+    regmap = reference_map()
+    sink = _Sink()
+    rack = RackAdapter(
+        device_id="fuzz-rack",
+        regmap=regmap,
+        endpoint=TcpEndpoint("127.0.0.1", 1),
+        on_batch=sink.batch,
+        on_event=sink.event,
+    )
+    answers = _Answers(data)
+    values: dict[str, Value] = {}
+    for block in compile_blocks(regmap.points.values(), max_registers=regmap.max_block_registers):
+        try:
+            values.update(block.decode(answers.words(block.count)))
+        except DecodeError as exc:
+            check_error(exc)
+    rack._handle_status(values)
+
+
+def _raw(data: bytes) -> None:
+    """One value of each type and word order from fuzzed registers; integers re-encode."""
+    if not data:
+        return
+    data_type = list(DataType)[data[0] % len(DataType)]
+    swap = list(Swap)[(data[0] // len(DataType)) % len(Swap)]
+    count = {DataType.STRING: 1 + data[0] % 8}.get(data_type, data_type.registers or 1)
+    encoding = Encoding(data_type=data_type, count=count, swap=swap)
+    registers = _Answers(data[1:]).words(count)
+    try:
+        raw = decode_raw(registers, encoding)
+    except DecodeError as exc:
+        check_error(exc)
+        return
+    if isinstance(raw, int):
+        expect(encode_raw(raw, encoding) == registers, (raw, registers))
+
+
+def _map_file(data: bytes) -> None:
+    syntax = "yaml" if data[:1] == b"#" else "toml"
+    try:
+        parse_text(_text(data), source="fuzz", syntax=syntax)
+    except RegisterMapError as exc:
+        check_error(exc)
+
+
+def _map_seeds() -> list[bytes]:
+    path = Path(__file__).resolve().parents[2] / "equipment_adapters/modbus/maps"
+    return [p.read_bytes() for p in sorted(path.glob("*.toml"))]
+
+
+def _frame(data: bytes) -> None:
+    """A device's raw bytes through pymodbus's client-side framers (TCP and RTU): a PDU,
+    nothing, or pymodbus's own ``ModbusException`` (which the link maps to a DeviceError);
+    anything else would escape the library's transport."""
+    for framer in (FramerSocket(DecodePDU(False)), FramerRTU(DecodePDU(False))):
+        try:
+            used, pdu = framer.handleFrame(data, 0, 0)
+        except ModbusException:
+            continue
+        expect(0 <= used <= len(data), (used, len(data)))
+        if pdu is not None:
+            registers = getattr(pdu, "registers", None)
+            expect(registers is None or all(0 <= r <= 0xFFFF for r in registers), pdu)
+
+
+MODBUS: Final[dict[str, tuple[Run, Callable[[], Sequence[bytes]], int]]] = {
+    "modbus.fifo": (_fifo(reference_map()), lambda: (), 2048),
+    "modbus.fifo_float32": (_fifo(float_fifo_map()), lambda: (), 2048),
+    "modbus.blocks": (_blocks, lambda: (), 512),
+    "modbus.raw": (_raw, lambda: (), 32),
+    "modbus.map_file": (_map_file, _map_seeds, 16384),
+    "modbus.frame": (_frame, lambda: (), 300),
 }
 
 
@@ -499,4 +728,8 @@ def all_targets() -> dict[str, Target]:
         out[name] = Target(name, run, "a stream of samples with impossible values", max_len=2048)
     for name, (run, seeds, max_len) in TEXT.items():
         out[name] = Target(name, run, "a message or file", seeds, max_len)
+    for name, (run, seeds, max_len) in MODBUS.items():
+        out[name] = Target(
+            name, run, "what a Modbus device answers (or a register map)", seeds, max_len
+        )
     return out
