@@ -982,6 +982,8 @@ cdef class RepDetectorCore:
         cdef double con_s, mcv
         if self.mode == START_TOP and ecc == NULL:
             ok = False
+        if isnan(con.stats.t_vpeak):
+            ok = False  # no velocity sample inside it: too short to be a concentric
         if not ok:
             self.partial_reps += 1
             return

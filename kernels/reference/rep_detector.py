@@ -714,6 +714,8 @@ class ReferenceRepDetector:
         ok = rom >= cfg.min_rom_m and rom >= cfg.rom_fraction * ref
         if self.mode == LiftStart.TOP and ecc is None:
             ok = False
+        if math.isnan(con.stats.t_vpeak):
+            ok = False  # no velocity sample inside it: too short to be a concentric
         if not ok:
             self.partial_reps += 1
             return

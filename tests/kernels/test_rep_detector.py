@@ -306,6 +306,22 @@ def test_positions_beyond_a_kilometre_are_refused_alike(implementation) -> None:
     assert info.value.where == "sample 0"
 
 
+@pytest.mark.parametrize("implementation", [RepDetector, ReferenceRepDetector, NumpyRepDetector])
+def test_a_concentric_without_a_velocity_sample_is_no_rep(implementation) -> None:
+    """Found by fuzzing: a rise over a single sample at the end of a stream closed as a rep
+    with a peak velocity of -inf and a time to peak of NaN. It is a partial now."""
+    x = [1.09998169, -1.0, math.nan, math.nan, 1.09549561, 0.95644531, math.nan, 1.09998169,
+         -0.053125, 1.09998169, -0.05294189]  # fmt: skip
+    detector = implementation(DetectorConfig(50.0))
+    reps = [*detector.feed(np.array(x), -1.8118896484375, 0.02), *detector.finish()]
+    for rep in reps:
+        assert all(
+            v is None or math.isfinite(v) for v in (getattr(rep, f) for f in rep.__slots__)
+        ), rep
+    assert len(reps) == 1
+    assert detector.partial_reps >= 1
+
+
 def test_batches_must_not_go_back_in_time() -> None:
     detector = RepDetector(DetectorConfig(100.0))
     detector.feed(np.ones(10), 5.0, 0.01)
