@@ -9,8 +9,10 @@ STAMP := $(VENV)/.gymctl-installed
 BUILD_INPUTS := pyproject.toml setup.py $(shell find kernels equipment_adapters -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+FUZZ_ARGS ?= --runs 100000
+FUZZ_STAMP := $(VENV)/.gymctl-fuzz
 
-.PHONY: demo test check install build clean bench screenshots
+.PHONY: demo test check install build clean bench screenshots fuzz
 
 # The panel's front-end libraries (htmx, uPlot, Swagger UI) come from npm, pinned by
 # package-lock.json, and are copied into web_ui/static/vendor/ (not committed): the panel
@@ -56,6 +58,14 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/gymctl bench kernels
+
+# The long fuzz run (docs/fuzzing.md): atheris on every target, one process per target.
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,fuzz]'
+	touch $@
+
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python -m benchmarks.fuzz $(FUZZ_ARGS)
 
 screenshots: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python -m tests.web_ui.screenshots docs/screenshots

@@ -113,7 +113,7 @@ class RackConfig(_Model):
         if is_map_file(value):
             base = (info.context or {}).get("base_dir")
             path = Path(value) if base is None else Path(base) / value
-            if not path.is_file():
+            if not _is_file(path):
                 raise ValueError(f"no such register map file: {path}")
         elif not MAP_NAME.match(value):
             raise ValueError(
@@ -121,6 +121,14 @@ class RackConfig(_Model):
                 f"ending in {', '.join(MAP_FILE_SUFFIXES)}"
             )
         return value
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name the OS cannot even look up is none."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte in it
+        return False
 
 
 def is_map_file(value: str) -> bool:
@@ -231,7 +239,7 @@ class TlsConfig(_Model):
         if value is not None:
             base = (info.context or {}).get("base_dir")
             path = Path(value) if base is None else Path(base) / value
-            if not path.is_file():
+            if not _is_file(path):
                 raise ValueError(f"no such file: {path}")
         return value
 
@@ -374,6 +382,8 @@ def parse_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", where=source) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError("not valid TOML: nested too deeply", where=source) from None
     base = base_dir if base_dir is not None else Path(".")
     if "base_dir" in data:
         raise ConfigError("unknown key", where=f"{source}: base_dir")

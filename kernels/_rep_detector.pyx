@@ -11,7 +11,7 @@ GIL on C structs and small ring buffers; Python objects are made only for comple
 cimport cython
 cimport numpy as cnp
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.math cimport INFINITY, NAN, floor, isinf, isnan
+from libc.math cimport INFINITY, NAN, fabs, floor, isinf, isnan
 from libc.stdlib cimport free, realloc
 from libc.string cimport memmove
 
@@ -22,8 +22,17 @@ from kernels.reps import RepMetrics
 
 cdef double G = 9.81
 cdef double EXTRAPOLATION_LIMIT_S = 0.05
+#: kernels.rep_config.MAX_POSITION_M: a larger position is no bar's (and its velocity
+#: would overflow to infinity)
+cdef double MAX_POSITION_M = 1000.0
 #: new samples analysed per block (bounded buffers however large a batch is)
 cdef long BLOCK = 4096
+
+
+def _position_problem(double x):
+    if isinf(x):
+        return "position is infinite"
+    return f"position {x:g} m is beyond +/-{MAX_POSITION_M:g} m"
 
 
 class NotSamplesError(TypeError):
@@ -453,11 +462,11 @@ cdef class RepDetectorCore:
             )
         bad = -1
         for i in range(n):
-            if isinf(x[i]):
+            if fabs(x[i]) > MAX_POSITION_M:  # NaN (a dropout) compares false
                 bad = i
                 break
         if bad >= 0:
-            raise InvalidInputError("position is infinite", where=f"sample {bad}")
+            raise InvalidInputError(_position_problem(x[bad]), where=f"sample {bad}")
         if n == 0:
             return self.take()
         if isnan(self.origin):
@@ -501,7 +510,7 @@ cdef class RepDetectorCore:
         last = self.last_t
         with nogil:
             for i in range(n):
-                if isinf(x[i]):
+                if fabs(x[i]) > MAX_POSITION_M:
                     bad = i
                     why = 1
                     break
@@ -516,7 +525,7 @@ cdef class RepDetectorCore:
                 last = t[i] - origin
         if bad >= 0:
             problem = (
-                "position is infinite",
+                _position_problem(x[bad]) if why == 1 else "",
                 "timestamp is not a finite number",
                 "time does not increase",
             )[why - 1]
@@ -973,6 +982,8 @@ cdef class RepDetectorCore:
         cdef double con_s, mcv
         if self.mode == START_TOP and ecc == NULL:
             ok = False
+        if isnan(con.stats.t_vpeak):
+            ok = False  # no velocity sample inside it: too short to be a concentric
         if not ok:
             self.partial_reps += 1
             return

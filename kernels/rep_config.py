@@ -19,6 +19,16 @@ G = 9.81
 #: A phase boundary extrapolated from the velocity band moves at most this far (s) past the
 #: velocity's zero crossing.
 EXTRAPOLATION_LIMIT_S = 0.05
+#: Positions beyond this (m, either sign) are refused as bad input: no bar travels a
+#: kilometre, and velocities of such values overflow to infinity.
+MAX_POSITION_M = 1000.0
+
+
+def position_problem(x: float) -> str:
+    """The error message for a position the detectors refuse."""
+    if math.isinf(x):
+        return "position is infinite"
+    return f"position {x:g} m is beyond +/-{MAX_POSITION_M:g} m"
 
 
 class LiftStart(enum.IntEnum):

@@ -177,6 +177,8 @@ def parse_json(text: str, *, source: str) -> tuple[WearableRecord, ...]:
         raise InvalidInputError(
             f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=source
         ) from None
+    except RecursionError:
+        raise InvalidInputError("not valid JSON: nested too deeply", where=source) from None
     records = data.get("records") if isinstance(data, dict) else data
     if isinstance(data, dict) and set(data) - {"records"}:
         extra = sorted(set(data) - {"records"})[0]

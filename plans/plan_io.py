@@ -149,6 +149,10 @@ def parse_plan(text: str, fmt: Format, *, source: str = "plan") -> Plan:
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PlanValidationError([("", f"not valid YAML: {problem}{at}")], source=source) from None
+    except RecursionError:  # both parsers recurse per level of nesting
+        raise PlanValidationError(
+            [("", f"not valid {fmt.name}: nested too deeply")], source=source
+        ) from None
     return plan_from_data(data, source=source)
 
 

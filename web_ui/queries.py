@@ -49,7 +49,7 @@ async def athletes_overview(reader: StoreReader, *, with_readiness: bool) -> lis
             "SELECT id, display_name, external_ref FROM athletes ORDER BY display_name, id"
         )
     return await reader.query(
-        "SELECT a.id, a.display_name, a.external_ref, r.day AS score_day, r.score, "
+        "SELECT a.id, a.display_name, a.external_ref, r.day, r.score, "
         "r.components_json FROM athletes a LEFT JOIN readiness_scores r ON r.id = ("
         "SELECT id FROM readiness_scores WHERE athlete_id = a.id ORDER BY day DESC, ts DESC "
         "LIMIT 1) ORDER BY a.display_name, a.id"

@@ -22,7 +22,6 @@ from controller.errors import StoreError
 from controller.jsonable import to_json
 from controller.service import GymService
 from controller.store import Insert, Store
-from controller.store.settings import apply_overrides, read_overrides
 from web_ui.auth import Authenticator, Principal
 from web_ui.live import LiveFloor
 from web_ui.metrics import PanelMetrics
@@ -34,6 +33,13 @@ from web_ui.settings import PanelSettings
 log = logging.getLogger(__name__)
 
 PlanValidator = Callable[[Mapping[str, Any]], Sequence[FieldError]]
+
+
+def _sweep_exports(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("*gymctl-athlete-*.zip*"):
+        log.warning("removing an export left behind: %s", path.name)
+        path.unlink(missing_ok=True)
 
 
 class PanelRuntime:
@@ -67,7 +73,7 @@ class PanelRuntime:
         self.metrics = PanelMetrics(gym, self.live, store)
         self.live.on_event = self.metrics.observe
         #: the site config's store settings, before any override from the panel
-        self.config_store_settings: StoreConfig = store.settings
+        self.config_store_settings: StoreConfig = store.config_settings
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self._export_dir: Path | None = settings.export_dir
@@ -85,6 +91,8 @@ class PanelRuntime:
                 self._export_dir = Path(
                     self._stack.enter_context(tempfile.TemporaryDirectory(prefix="gymctl-export-"))
                 )
+            else:  # exports are sent and deleted; any found here were left by a crash
+                await asyncio.to_thread(_sweep_exports, self._export_dir)
         except BaseException:
             await self._stack.aclose()
             raise
@@ -109,8 +117,7 @@ class PanelRuntime:
 
     async def apply_stored_settings(self) -> None:
         """Put the settings staff changed in the panel (``site_settings``) into force."""
-        overrides = await self.store.reader.read(read_overrides)
-        self.store.settings = apply_overrides(self.config_store_settings, overrides)
+        await self.store.apply_stored_settings()
 
     def audit(
         self,

@@ -15,13 +15,17 @@ from typing import Any
 import numpy as np
 
 from controller.cli._common import Subparsers, print_json, print_table
-from controller.cli._csv import read_columns
+from controller.cli._csv import Columns, read_columns
 from kernels.errors import InvalidInputError
 from kernels.lifts import Lift, lift
 from kernels.rep_config import DetectorConfig, LiftStart
 from kernels.rep_detector import RepDetector
 from kernels.reps import RepMetrics
 from kernels.set_analysis import analyse_set
+
+#: Larger times are not seconds of a recording (and would lose the sample spacing to
+#: rounding: 1e308 + 0.001 == 1e308); UNIX times (1.7e9 s) are well within.
+MAX_TIME_S = 1e12
 
 
 def register(subparsers: Subparsers) -> None:
@@ -67,6 +71,13 @@ def analyse_file(path: Path, *, load_kg: float | None, exercise: str | None) -> 
     x = columns.values["position"]
     if len(columns) < 2:
         raise InvalidInputError(f"{len(columns)} sample(s): a trace needs more", where=str(path))
+    far = np.flatnonzero(np.abs(t) > MAX_TIME_S)
+    if far.size:
+        i = int(far[0])
+        raise InvalidInputError(
+            f"t={t[i]:g} s is not a time in seconds (|t| <= {MAX_TIME_S:g})",
+            where=columns.where(i, "t"),
+        )
     steps = np.diff(t)
     back = np.flatnonzero(steps <= 0.0)
     if back.size:
@@ -83,7 +94,10 @@ def analyse_file(path: Path, *, load_kg: float | None, exercise: str | None) -> 
         )
     start = chosen.start if chosen else LiftStart.AUTO
     detector = RepDetector(DetectorConfig(rate, start=start), load_kg=load_kg)
-    reps = [*detector.feed_timed(t, x), *detector.finish()]
+    try:
+        reps = [*detector.feed_timed(t, x), *detector.finish()]
+    except InvalidInputError as exc:
+        raise _in_file(exc, columns) from None
     analysis = (
         analyse_set([r.mean_velocity_ms for r in reps], mvt_ms=chosen.mvt_ms if chosen else None)
         if reps
@@ -107,6 +121,15 @@ def analyse_file(path: Path, *, load_kg: float | None, exercise: str | None) -> 
         "reps_in_reserve": None if analysis is None else analysis.reps_in_reserve,
         "mvt_ms": chosen.mvt_ms if chosen else None,
     }
+
+
+def _in_file(exc: InvalidInputError, columns: Columns) -> InvalidInputError:
+    """The detector names a sample; the user needs the file's line and column."""
+    where = exc.where or ""
+    if where.startswith("sample ") and where[7:].isdigit() and int(where[7:]) < len(columns):
+        column = "position" if exc.problem.startswith("position") else "t"
+        return InvalidInputError(exc.problem, where=columns.where(int(where[7:]), column))
+    return InvalidInputError(exc.problem, where=f"{columns.path}: {where}" if where else None)
 
 
 def _rep_json(rep: RepMetrics, loss: float | None, load_kg: float | None) -> dict[str, Any]:

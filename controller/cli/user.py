@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from controller.cli._common import Subparsers, print_json, print_table
-from controller.config import load_config
+from controller.cli._store import add_store_options, existing_store, store_path
 from controller.errors import NotFoundError
 from controller.store import StoreReader, StoreWriter
 from controller.store.people import (
@@ -97,14 +97,6 @@ def register(subparsers: Subparsers) -> None:
     token.set_defaults(handler=_token)
 
 
-def _store_options(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--db", type=Path, metavar="PATH", help="the store's SQLite file")
-    where.add_argument(
-        "--config", type=Path, metavar="FILE", help="the site config (its [store] path is used)"
-    )
-
-
 def _password_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-stdin",
@@ -113,23 +105,18 @@ def _password_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    add_store_options(parser)
+
+
 def _db_path(args: argparse.Namespace) -> Path:
-    if args.db is not None:
-        return cast(Path, args.db)
-    if args.config is not None:
-        return load_config(args.config).store_path
-    raise InvalidInputError(
-        "give the store with --db PATH or the site config with --config FILE", where="gymctl user"
-    )
+    return store_path(args, command="gymctl user")
 
 
 def _existing_db(args: argparse.Namespace) -> Path:
-    path = _db_path(args)
-    if not path.is_file():
-        raise InvalidInputError(
-            "no database here (create the first account with 'gymctl user add')", where=str(path)
-        )
-    return path
+    return existing_store(
+        args, command="gymctl user", hint="create the first account with 'gymctl user add'"
+    )
 
 
 def _read_password(args: argparse.Namespace, username: str) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import secrets
 import ssl
@@ -88,6 +89,16 @@ def tls_context(tls: TlsConfig, base_dir: Path | None = None) -> ssl.SSLContext:
     return context
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (a password sent there never crosses a wire)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class MqttBridge:
     """The site's MQTT client; an async context manager running until it is left."""
 
@@ -106,6 +117,7 @@ class MqttBridge:
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 10.0,
         drain_timeout_s: float = 5.0,
+        connect_timeout_s: float = 10.0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -120,6 +132,7 @@ class MqttBridge:
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
         self.drain_timeout_s = drain_timeout_s
+        self.connect_timeout_s = connect_timeout_s
         self.wall_clock = wall_clock
         self.guard = ReplayGuard()
         self.boot = secrets.token_hex(4)
@@ -148,6 +161,13 @@ class MqttBridge:
     async def __aenter__(self) -> Self:
         if self.settings.tls is not None:
             self._tls = await asyncio.to_thread(tls_context, self.settings.tls, self.base_dir)
+        elif self.settings.password is not None and not is_loopback(self.host):
+            log.warning(
+                "MQTT: the password of %r goes to %s:%d in clear text: configure [mqtt.tls]",
+                self.settings.username,
+                self.host,
+                self.port,
+            )
         self._ready = asyncio.Event()
         self._empty = asyncio.Event()
         self._connected_event = asyncio.Event()
@@ -272,7 +292,7 @@ class MqttBridge:
             will=aiomqtt.Will(self.topics.status, b"offline", qos=1, retain=True),
             keepalive=self.settings.keepalive_s,
             tls_context=self._tls,
-            timeout=10.0,
+            timeout=self.connect_timeout_s,
         )
 
     async def _connection(self) -> None:

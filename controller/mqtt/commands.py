@@ -155,6 +155,8 @@ def parse_command(
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CommandRejectedError(f"payload is not JSON: {exc}", where=where) from None
+    except RecursionError:  # "[[[[..." within MAX_PAYLOAD: the parser's stack, not ours
+        raise CommandRejectedError("payload is nested too deeply", where=where) from None
     if not isinstance(data, dict):
         raise CommandRejectedError("payload must be a JSON object", where=where)
     unknown = set(data) - _COMMON - _FIELDS[verb]

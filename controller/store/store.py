@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -20,12 +21,15 @@ from controller.store import subjects
 from controller.store.reader import StoreReader
 from controller.store.records import RECORDED
 from controller.store.retention import Purged, purge
+from controller.store.settings import apply_overrides, read_overrides
 from controller.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
 #: the store's bus subscription never drops; its bound only raises the overflow alarm
 RECORDER_BOUND = 200_000
+#: how long one checkpoint attempt may wait for readers (the writer thread waits with it)
+CHECKPOINT_TRY_MS = 200
 
 
 class Store:
@@ -42,12 +46,18 @@ class Store:
         *,
         bus: EventBus | None = None,
         settings: StoreConfig | None = None,
+        retention: bool = True,
         retention_every_s: float = 6 * 3600.0,
+        erase_checkpoint_s: float = 60.0,
     ) -> None:
         self.path = path
         self.bus = bus
-        self.settings = settings or StoreConfig()
+        #: the site config's store settings; ``settings`` adds staff's stored overrides
+        self.config_settings = settings or StoreConfig()
+        self.settings = self.config_settings
+        self.retention = retention
         self.retention_every_s = retention_every_s
+        self.erase_checkpoint_s = erase_checkpoint_s
         self.reader = StoreReader(path)
         self.writer = StoreWriter(
             path,
@@ -68,10 +78,15 @@ class Store:
                 self._subscription = self.bus.subscribe(
                     "store", types=RECORDED, reliable_bound=RECORDER_BOUND
                 )
-            group = await self._stack.enter_async_context(asyncio.TaskGroup())
+            # the group is left without the body's error: handed to a task group, the
+            # caller's own exception would come back wrapped in an ExceptionGroup
+            group = asyncio.TaskGroup()
+            await group.__aenter__()
+            self._stack.push_async_callback(group.__aexit__, None, None, None)
             if self._subscription is not None:
                 self._tasks.append(group.create_task(self._record(), name="store-recorder"))
-            self._tasks.append(group.create_task(self._retention(), name="store-retention"))
+            if self.retention:
+                self._tasks.append(group.create_task(self._retention(), name="store-retention"))
         except BaseException:
             await self._stack.aclose()
             raise
@@ -109,9 +124,21 @@ class Store:
                 log.warning("retention purge failed: %s", exc)
             await asyncio.sleep(self.retention_every_s)
 
+    async def apply_stored_settings(self) -> StoreConfig:
+        """Put the settings staff changed at run time (``site_settings``) into force."""
+        overrides = await self.reader.read(read_overrides)
+        self.settings = apply_overrides(self.config_settings, overrides)
+        return self.settings
+
     async def purge_expired(self, *, now: float | None = None) -> Purged:
-        """Delete raw traces and readiness inputs past their retention (and old web sessions)."""
-        return await self.writer.call(
+        """Delete raw traces and readiness inputs past their retention (and old web
+        sessions), then checkpoint so the deleted bytes leave the write-ahead log too.
+
+        The retention in force is read from the store each time: the site config's, with
+        what staff set in the panel on top, whether or not the panel runs.
+        """
+        await self.apply_stored_settings()
+        purged = await self.writer.call(
             partial(
                 purge,
                 trace_days=self.settings.trace_retention_days,
@@ -120,18 +147,57 @@ class Store:
             ),
             label="retention purge",
         )
+        try:
+            await self.checkpoint(within_s=5.0)
+        except StoreError as exc:
+            log.warning("retention: %s", exc)
+        return purged
 
-    async def export_athlete(self, athlete_id: str, dest: Path) -> Path:
-        """Everything about one athlete as a zip of JSON and CSV (see ``subjects``)."""
+    async def export_athlete(
+        self, athlete_id: str, dest: Path, *, passphrase: str | None = None
+    ) -> Path:
+        """Everything about one athlete as a zip of JSON and CSV (see ``subjects``),
+        AES-256 encrypted with ``passphrase`` when one is given."""
+        if passphrase is not None:
+            subjects.check_passphrase(passphrase)
         await self.writer.flush()
         data = await self.reader.read(partial(subjects.collect, athlete_id=athlete_id))
-        return await asyncio.to_thread(subjects.write_export, data, dest)
+        return await asyncio.to_thread(subjects.write_export, data, dest, passphrase=passphrase)
 
     async def erase_athlete(self, athlete_id: str, *, actor: str) -> dict[str, int]:
-        """Hard-delete one athlete from every table; returns rows deleted per table."""
+        """Hard-delete one athlete from every table; returns rows deleted per table.
+
+        Returns once the deleted bytes are gone from the file and its write-ahead log: the
+        checkpoint that copies the overwritten pages home is retried while readers hold old
+        snapshots (each try holds the writer at most ``CHECKPOINT_TRY_MS``), for up to
+        ``erase_checkpoint_s``; past that it raises ``StoreError`` (the rows are gone, the
+        bytes go at the next checkpoint, which every retention run also attempts).
+        """
         await self.writer.flush()
         counts = await self.writer.call(
             partial(subjects.erase, athlete_id=athlete_id, actor=actor), label="erase athlete"
         )
-        await self.writer.call(subjects.checkpoint, transactional=False, label="checkpoint")
+        await self.checkpoint(within_s=self.erase_checkpoint_s)
         return counts
+
+    async def checkpoint(self, *, within_s: float) -> None:
+        """Truncate the write-ahead log into the file, retrying while readers hold it."""
+        deadline = time.monotonic() + within_s
+        tries = 0
+        while True:
+            tries += 1
+            busy, _, _ = await self.writer.call(
+                partial(subjects.checkpoint, wait_ms=CHECKPOINT_TRY_MS),
+                transactional=False,
+                label="checkpoint",
+            )
+            if not busy:
+                if tries > 1:
+                    log.info("checkpoint completed after %d tries (readers held the log)", tries)
+                return
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"readers held the write-ahead log for {within_s:g} s: erased rows are "
+                    "gone, their bytes are overwritten at the next checkpoint"
+                )
+            await asyncio.sleep(0.05)

@@ -22,13 +22,15 @@ import sqlite3
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import pyzipper
 from sqlite_utils import Database
 
 from controller.errors import NotFoundError
 from controller.store import traces
 from controller.store.people import audit
+from kernels.errors import InvalidInputError
 
 ATHLETE_COLUMN = "athlete_id"
 
@@ -64,21 +66,60 @@ def collect(conn: sqlite3.Connection, athlete_id: str) -> dict[str, list[dict[st
     return out
 
 
-def write_export(data: dict[str, list[dict[str, Any]]], dest: Path) -> Path:
-    """A zip with ``athlete.json`` (every table), ``csv/<table>.csv`` and decoded traces.
+#: Passphrases shorter than this are refused: the zip standard's key derivation (PBKDF2,
+#: 1000 rounds) is fixed, so the strength is the passphrase's (docs/threat-model.md).
+MIN_PASSPHRASE = 12
+MAX_PASSPHRASE = 1024
+
+
+def check_passphrase(passphrase: str, *, where: str = "passphrase") -> str:
+    """The passphrase as given, or ``InvalidInputError`` naming what is wrong with it."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise InvalidInputError(
+            f"must be at least {MIN_PASSPHRASE} characters (four or more random words "
+            "make a good one)",
+            where=where,
+        )
+    if len(passphrase) > MAX_PASSPHRASE:
+        raise InvalidInputError(f"must be at most {MAX_PASSPHRASE} characters", where=where)
+    if not passphrase.isprintable():
+        raise InvalidInputError("must be printable text (no line breaks)", where=where)
+    return passphrase
+
+
+def _open_zip(path: Path, passphrase: str | None) -> zipfile.ZipFile:
+    """A plain zip, or an AES-256 one (WinZip AE-2: 7-Zip, Keka, WinZip, ... open it)."""
+    if passphrase is None:
+        return zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
+    zf = pyzipper.AESZipFile(
+        path, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
+    )
+    zf.setpassword(passphrase.encode("utf-8"))
+    zf.setencryption(pyzipper.WZ_AES, nbits=256)
+    return cast(zipfile.ZipFile, zf)
+
+
+def write_export(
+    data: dict[str, list[dict[str, Any]]], dest: Path, *, passphrase: str | None = None
+) -> Path:
+    """A zip with ``athlete.json`` (every table), ``csv/<table>.csv`` and decoded traces;
+    every member AES-256 encrypted when a ``passphrase`` is given.
 
     The zip is written next to ``dest`` and renamed into place: a failed export leaves no
     half-written file.
     """
+    if passphrase is not None:
+        check_passphrase(passphrase)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.partial")
     json_data: dict[str, Any] = {
         "format": "gymctl-athlete-export/1",
         "exported": time.time(),
+        "encrypted": passphrase is not None,
         "tables": {},
     }
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with _open_zip(tmp, passphrase) as zf:
             for table, rows in data.items():
                 plain = [_plain(row) for row in rows]
                 json_data["tables"][table] = plain
@@ -159,11 +200,21 @@ def erase(db: Database, *, athlete_id: str, actor: str) -> dict[str, int]:
     return counts
 
 
-def checkpoint(db: Database) -> tuple[int, int, int]:
+def checkpoint(db: Database, *, wait_ms: int | None = None) -> tuple[int, int, int]:
     """Copy the WAL into the database and truncate it: no old page copies stay behind.
 
     Returns SQLite's (busy, log frames, checkpointed frames); busy is 1 when a reader held
-    the log, in which case the next checkpoint completes it.
+    a snapshot for longer than the wait (``wait_ms``, default the connection's busy
+    timeout): the erased pages are then still in the log (and the file), and the caller
+    must try again (``Store.erase_athlete`` does).
     """
-    row = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    conn = db.conn
+    previous = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    if wait_ms is not None:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+    try:
+        row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        if wait_ms is not None:
+            conn.execute(f"PRAGMA busy_timeout = {previous}")
     return int(row[0]), int(row[1]), int(row[2])

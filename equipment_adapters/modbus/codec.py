@@ -261,7 +261,8 @@ def _layout(encoding: Encoding) -> tuple[bool, np.dtype[Any], np.dtype[Any]]:
 def decode_columns(
     registers: npt.NDArray[np.uint16], encoding: Encoding
 ) -> npt.NDArray[np.float64]:
-    """Scaled values from an ``(n, count)`` array of the registers of ``n`` values."""
+    """Scaled values from an ``(n, count)`` array of the registers of ``n`` values; a
+    float's infinities come out as NaN (sample streams take them as dropouts)."""
     reverse, register, dtype = _layout(encoding)
     block = registers[:, ::-1] if reverse else registers
     raw = np.ascontiguousarray(block, dtype=register).view(dtype).reshape(block.shape[0])
@@ -272,6 +273,8 @@ def decode_columns(
         values = raw.astype(np.float64)
     if encoding.offset != 0.0:
         values += encoding.offset
+    if encoding.data_type.is_float:
+        np.copyto(values, np.nan, where=np.isinf(values))  # no measurement: a dropout
     return values
 
 
@@ -310,6 +313,8 @@ class RecordDecoder:
             str | None, tuple[int, int, np.dtype[Any], Any, Any, tuple[str, ...]] | None
         ] = {}
         self._scales = [(f.name, f.encoding.scale, f.encoding.offset) for f in fields]
+        #: fields whose raw values can be NaN or infinite (a float's reserved patterns)
+        self._floats = frozenset(f.name for f in fields if f.encoding.data_type.is_float)
         self._plans = [
             (f.name, f.offset, f.offset + f.encoding.count, *_layout(f.encoding)) for f in fields
         ]
@@ -397,7 +402,10 @@ class RecordDecoder:
     def decode(
         self, table: npt.NDArray[np.uint16], *, skip: str | None = None
     ) -> dict[str, npt.NDArray[np.float64]]:
-        """One float64 array per field (but ``skip``) from an ``(n, width)`` array of records."""
+        """One float64 array per field (but ``skip``) from an ``(n, width)`` array of records.
+
+        A float field's infinities come out as NaN (a dropout, as the rep detector reads
+        it), so nothing infinite leaves the adapter in a batch."""
         n = table.shape[0]
         uniform = self._uniform_plan(skip)
         if uniform is not None:
@@ -436,6 +444,10 @@ class RecordDecoder:
             )
             if offset != 0.0:
                 values += offset
+            if name in self._floats:
+                # An infinity is no measurement: a dropout (NaN), like a NaN the device
+                # sent, so a batch never carries infinities downstream.
+                np.copyto(values, np.nan, where=np.isinf(values))
             out[name] = values
         return out
 

@@ -526,14 +526,22 @@ def parse_text(text: str, *, source: str, syntax: str = "toml") -> RegisterMap:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise RegisterMapError(f"not valid TOML: {exc}", source=source) from None
+        except RecursionError:  # the parsers recurse per level of nesting
+            raise _nested_too_deeply(source, syntax) from None
     elif syntax == "yaml":
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise RegisterMapError(f"not valid YAML: {exc}", source=source) from None
+        except RecursionError:
+            raise _nested_too_deeply(source, syntax) from None
     else:
         raise ValueError(f"unknown map syntax {syntax!r}")
     return parse_map(data, source=source)
+
+
+def _nested_too_deeply(source: str, syntax: str) -> RegisterMapError:
+    return RegisterMapError(f"not valid {syntax.upper()}: nested too deeply", source=source)
 
 
 def shipped_maps() -> list[str]:

@@ -37,7 +37,14 @@ import numpy as np
 import numpy.typing as npt
 
 from kernels.errors import InvalidInputError
-from kernels.rep_config import EXTRAPOLATION_LIMIT_S, DetectorConfig, G, LiftStart
+from kernels.rep_config import (
+    EXTRAPOLATION_LIMIT_S,
+    MAX_POSITION_M,
+    DetectorConfig,
+    G,
+    LiftStart,
+    position_problem,
+)
 from kernels.reps import RepMetrics
 
 UP = 1
@@ -309,8 +316,8 @@ class ReferenceRepDetector:
             )
         xs = [float(v) for v in values]
         for i, x in enumerate(xs):
-            if math.isinf(x):
-                raise InvalidInputError("position is infinite", where=f"sample {i}")
+            if abs(x) > MAX_POSITION_M:
+                raise InvalidInputError(position_problem(x), where=f"sample {i}")
         if not xs:
             return self._take()
         if math.isnan(self._origin):
@@ -352,8 +359,8 @@ class ReferenceRepDetector:
         origin = ts[0] if math.isnan(self._origin) else self._origin
         last = self._last_t
         for i, (tv, x) in enumerate(zip(ts, xs, strict=True)):
-            if math.isinf(x):
-                raise InvalidInputError("position is infinite", where=f"sample {i}")
+            if abs(x) > MAX_POSITION_M:
+                raise InvalidInputError(position_problem(x), where=f"sample {i}")
             if not math.isfinite(tv):
                 raise InvalidInputError("timestamp is not a finite number", where=f"sample {i}")
             if not tv - origin > last:
@@ -707,6 +714,8 @@ class ReferenceRepDetector:
         ok = rom >= cfg.min_rom_m and rom >= cfg.rom_fraction * ref
         if self.mode == LiftStart.TOP and ecc is None:
             ok = False
+        if math.isnan(con.stats.t_vpeak):
+            ok = False  # no velocity sample inside it: too short to be a concentric
         if not ok:
             self.partial_reps += 1
             return

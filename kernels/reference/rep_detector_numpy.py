@@ -28,7 +28,7 @@ from kernels.reference.rep_detector import (
     ReferenceRepDetector,
     Segment,
 )
-from kernels.rep_config import DetectorConfig, G
+from kernels.rep_config import MAX_POSITION_M, DetectorConfig, G, position_problem
 from kernels.reps import RepMetrics
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,9 +73,9 @@ class NumpyRepDetector(ReferenceRepDetector):
                 where="batch",
             )
         x: FloatArray = np.ascontiguousarray(values, dtype=np.float64)
-        bad = _first(np.isinf(x))
+        bad = _first(np.abs(x) > MAX_POSITION_M)
         if bad is not None:
-            raise InvalidInputError("position is infinite", where=f"sample {bad}")
+            raise InvalidInputError(position_problem(float(x[bad])), where=f"sample {bad}")
         if x.size == 0:
             return self._take()
         if math.isnan(self._origin):
@@ -117,13 +117,15 @@ class NumpyRepDetector(ReferenceRepDetector):
         rel = ts - origin
         previous = np.concatenate(([self._last_t], rel[:-1]))
         problems = (
-            (np.isinf(x), "position is infinite"),
+            (np.abs(x) > MAX_POSITION_M, "position"),
             (~np.isfinite(ts), "timestamp is not a finite number"),
             (~(rel > previous), "time does not increase"),
         )
         found = [(i, why) for mask, why in problems if (i := _first(mask)) is not None]
         if found:
             i, why = min(found, key=lambda item: item[0])
+            if why == "position":
+                why = position_problem(float(x[i]))
             raise InvalidInputError(why, where=f"sample {i}")
         self._origin = origin
         self._reg_base = math.nan

@@ -170,6 +170,11 @@ def _error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         ("t,position\n0,1\n0.01,1\n0.005,1\n0.02,1\n", "line 4, column 't': time goes backwards"),
         ("t,position\n0,1\n0.01,1\n0.01,1\n", "line 4, column 't': time does not advance"),
         ("t,position\n0,1\n0.01,inf\n", "'inf' in column 'position' is not a finite number"),
+        ("t,position\n-1e308,1\n0.01,1\n0.02,1\n", "line 2, column 't': t=-1e+308 s is not"),
+        (
+            "t,position\n0,1\n0.01,1e308\n0.02,1\n",
+            "line 3, column 'position': position 1e+308 m is beyond +/-1000 m",
+        ),
         ("t,position\n0,1\n", "1 sample(s)"),
         ("", "the file is empty"),
         ("t,position\n0,1\n1000,1\n2000,1\n", "is outside 10-20000 Hz"),

@@ -117,6 +117,15 @@ def replace(old: str, new: str) -> str:
         ),
         (MINIMAL + "\n[bogus]\n", "cfg.toml: bogus: unknown key"),
         (MINIMAL + "\n[site\n", "cfg.toml: not valid TOML"),
+        (MINIMAL + "\nx = " + "[" * 5000, "cfg.toml: not valid TOML: nested too deeply"),
+        (  # found by fuzzing: a name longer than the OS allows raised OSError
+            replace('map = "gymctl-rack-v1"', 'map = "maps/' + "x" * 5000 + '.toml"'),
+            "cfg.toml: stations[0].devices.rack.map: no such register map file",
+        ),
+        (
+            replace('map = "gymctl-rack-v1"', 'map = "maps/a\\u0000b.toml"'),
+            "cfg.toml: stations[0].devices.rack.map: no such register map file",
+        ),
         (
             replace('map = "gymctl-rack-v1"', 'map = "maps/missing.toml"'),
             "cfg.toml: stations[0].devices.rack.map: no such register map file",

@@ -22,7 +22,7 @@ from equipment_adapters.batch import Channel, SampleBatch
 from kernels.errors import InvalidInputError
 from kernels.reference.rep_detector import ReferenceRepDetector
 from kernels.reference.rep_detector_numpy import NumpyRepDetector
-from kernels.rep_config import DetectorConfig, G, LiftStart
+from kernels.rep_config import MAX_POSITION_M, DetectorConfig, G, LiftStart
 from kernels.rep_detector import RepDetector
 from kernels.reps import RepMetrics
 
@@ -267,6 +267,12 @@ def test_array_likes_are_converted() -> None:
         (lambda d: d.feed(np.ones((2, 2)), 0.0, 0.01), "values", "one-dimensional"),
         (lambda d: d.feed(["a", "b"], 0.0, 0.01), "values", "not an array of numbers"),
         (lambda d: d.feed(np.array([1.0, math.inf]), 0.0, 0.01), "sample 1", "infinite"),
+        (lambda d: d.feed(np.array([1.0, 0.5, -1e308]), 0.0, 0.01), "sample 2", "beyond"),
+        (
+            lambda d: d.feed_timed(np.array([0.0, 0.01]), np.array([1.0, 1000.5])),
+            "sample 1",
+            "1000.5 m is beyond",
+        ),
         (lambda d: d.feed(np.ones(3), 0.0, 0.0), "batch", "period > 0"),
         (lambda d: d.feed(np.ones(3), math.nan, 0.01), "batch", "finite"),
         (lambda d: d.feed(np.ones(3), 0.0, 0.001), "batch", "does not match"),
@@ -284,6 +290,36 @@ def test_bad_input_names_the_problem_and_place(call, where: str, problem: str) -
     with pytest.raises(InvalidInputError, match=problem) as info:
         call(detector)
     assert info.value.where == where
+
+
+@pytest.mark.parametrize("implementation", [RepDetector, ReferenceRepDetector, NumpyRepDetector])
+def test_positions_beyond_a_kilometre_are_refused_alike(implementation) -> None:
+    """1e308 m is finite, but its velocities overflow to infinity: every version refuses
+    it the same way, and accepts the largest position it allows."""
+    detector = implementation(DetectorConfig(100.0))
+    detector.feed(np.array([MAX_POSITION_M, -MAX_POSITION_M, math.nan]), 0.0, 0.01)
+    with pytest.raises(InvalidInputError, match=r"1e\+308 m is beyond") as info:
+        detector.feed(np.array([0.0, 1e308]), 0.03, 0.01)
+    assert info.value.where == "sample 1"
+    with pytest.raises(InvalidInputError, match="beyond") as info:
+        detector.feed_timed(np.array([1.0, 1.01]), np.array([-2000.0, 0.0]))
+    assert info.value.where == "sample 0"
+
+
+@pytest.mark.parametrize("implementation", [RepDetector, ReferenceRepDetector, NumpyRepDetector])
+def test_a_concentric_without_a_velocity_sample_is_no_rep(implementation) -> None:
+    """Found by fuzzing: a rise over a single sample at the end of a stream closed as a rep
+    with a peak velocity of -inf and a time to peak of NaN. It is a partial now."""
+    x = [1.09998169, -1.0, math.nan, math.nan, 1.09549561, 0.95644531, math.nan, 1.09998169,
+         -0.053125, 1.09998169, -0.05294189]  # fmt: skip
+    detector = implementation(DetectorConfig(50.0))
+    reps = [*detector.feed(np.array(x), -1.8118896484375, 0.02), *detector.finish()]
+    for rep in reps:
+        assert all(
+            v is None or math.isfinite(v) for v in (getattr(rep, f) for f in rep.__slots__)
+        ), rep
+    assert len(reps) == 1
+    assert detector.partial_reps >= 1
 
 
 def test_batches_must_not_go_back_in_time() -> None:

@@ -88,6 +88,7 @@ def test_records_feed_the_readiness_profile() -> None:
         ('{"records": [7]}', "records[0]: a record is an object, got int"),
         ('{"days": []}', "unknown top-level key 'days'"),
         ('{"records": [', "not valid JSON"),
+        ("[" * 5000, "f.csv: not valid JSON: nested too deeply"),
         ('[{"date": "2026-03-01", "sleep_h": true}]', "True is not a number"),
     ],
 )

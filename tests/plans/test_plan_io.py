@@ -187,6 +187,8 @@ def test_bike_blocks_and_caps() -> None:
         ("plan.yaml", "name: a\n  bad: indent\n", "line 2"),
         ("plan.json", '{"name": }', "not valid JSON: Expecting value (line 1, column 10)"),
         ("plan.yaml", "- a list\n", "a plan is a mapping of fields, got list"),
+        ("plan.yaml", "name: " + "[" * 5000, "not valid YAML: nested too deeply"),
+        ("plan.json", "[" * 5000, "not valid JSON: nested too deeply"),
         ("plan.txt", "{}", "unknown file type '.txt'"),
     ],
 )

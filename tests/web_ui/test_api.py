@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
 import sqlite3
@@ -531,3 +532,19 @@ async def test_odd_input_never_gets_a_server_error(
                     params={"before_id": "99999999999999999999"} if "audit" in path else None,
                 )
                 assert response.status_code < 500, (method, path, body, response.text)
+
+
+async def test_the_athlete_list_carries_each_ones_latest_readiness(
+    site: Site, coach: tuple[httpx.AsyncClient, dict[str, str]]
+) -> None:
+    """Found by schemathesis: the list answered 500 (KeyError 'day') as soon as an athlete
+    had a readiness score."""
+    client, _ = coach
+    (ana,) = await add_athletes(site.store, [DEMO_ATHLETES[0]])
+    publish_history(site.store, ana, days=3)
+    await site.flush()
+    response = await client.get("/api/v1/athletes")
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["athletes"]
+    assert row["readiness"]["day"] == dt.date.today().isoformat()
+    assert 0 < row["readiness"]["score"] <= 100

@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from controller.errors import NotFoundError
 from controller.store.people import create_api_token, hash_secret, revoke_api_token
 from controller.store.settings import EDITABLE, clear_setting, set_setting
+from controller.store.subjects import MAX_PASSPHRASE, MIN_PASSPHRASE, check_passphrase
 from kernels.errors import InvalidInputError
 from web_ui.auth import Principal, new_token
 from web_ui.deps import (
@@ -148,20 +149,29 @@ async def data_page(
     return await _data_page(request, principal, message=_DONE.get(done, ""))
 
 
-async def _export(rt: PanelRuntime, principal: Principal, ip: str, athlete_id: str) -> Response:
-    await rt.store.reader.athlete(athlete_id)
-    day = dt.date.today().isoformat()
+def _export_name(athlete_id: str) -> str:
+    """The file name an export of the athlete carries (its id, never its name)."""
     safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", athlete_id)[:64]
-    name = f"gymctl-athlete-{safe_id}-{day}.zip"
+    return f"gymctl-athlete-{safe_id}-"
+
+
+async def _export(
+    rt: PanelRuntime, principal: Principal, ip: str, athlete_id: str, passphrase: str | None
+) -> Response:
+    await rt.store.reader.athlete(athlete_id)
+    if passphrase is not None:
+        check_passphrase(passphrase)
+    day = dt.date.today().isoformat()
+    name = f"{_export_name(athlete_id)}{day}.zip"
     dest = rt.export_dir / f"{secrets.token_hex(8)}-{name}"
-    await rt.store.export_athlete(athlete_id, dest)
+    await rt.store.export_athlete(athlete_id, dest, passphrase=passphrase)
     rt.audit(
         principal,
         "athlete.export",
         target_type="athlete",
         target_id=athlete_id,
         athlete_id=athlete_id,
-        detail={"bytes": dest.stat().st_size},
+        detail={"bytes": dest.stat().st_size, "encrypted": passphrase is not None},
         ip=ip,
     )
     return FileResponse(
@@ -188,6 +198,12 @@ async def _erase(
         )
     counts = await rt.store.erase_athlete(athlete_id, actor=principal.actor)
     rt.live.forget_athlete(athlete_id)
+    # an export still waiting to be sent (or left by a dropped download) goes too
+    marker = _export_name(athlete_id)
+    for path in list(rt.export_dir.iterdir()):
+        if marker in path.name:
+            path.unlink(missing_ok=True)
+            counts["export_files"] = counts.get("export_files", 0) + 1
     return counts
 
 
@@ -198,11 +214,23 @@ async def data_export(
 ) -> Response:
     values = await form_dict(request)
     athlete_id = values.get("athlete_id", "")
+    passphrase = values.get("passphrase", "") or None
     if not athlete_id:
         return await _data_page(
             request, principal, errors={"export": "choose an athlete"}, status=422
         )
-    return await _export(runtime(request), principal, client_ip(request), athlete_id)
+    try:
+        return await _export(
+            runtime(request), principal, client_ip(request), athlete_id, passphrase
+        )
+    except InvalidInputError as exc:
+        return await _data_page(
+            request,
+            principal,
+            errors={"export": str(exc)},
+            values={"athlete_id": athlete_id},
+            status=422,
+        )
 
 
 @router.post("/data/erase", include_in_schema=False, name="data_erase")
@@ -294,6 +322,16 @@ async def _purge(rt: PanelRuntime, principal: Principal, ip: str) -> dict[str, i
     return counts
 
 
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    passphrase: str | None = Field(
+        default=None,
+        min_length=MIN_PASSPHRASE,
+        max_length=MAX_PASSPHRASE,
+        description="encrypt the zip (AES-256) with this passphrase; none: a plain zip",
+    )
+
+
 @router.post(
     "/api/v1/athletes/{athlete_id}/export",
     tags=["data"],
@@ -304,9 +342,12 @@ async def export_athlete(
     request: Request,
     principal: CanExport,
     athlete_id: str,
+    body: ExportIn | None = None,
 ) -> Response:
-    """Everything the site holds about the athlete: a zip of JSON and CSV (traces too)."""
-    return await _export(runtime(request), principal, client_ip(request), athlete_id)
+    """Everything the site holds about the athlete: a zip of JSON and CSV (traces too).
+    With a ``passphrase``, every member is AES-256 encrypted (7-Zip and the like open it)."""
+    passphrase = body.passphrase if body is not None else None
+    return await _export(runtime(request), principal, client_ip(request), athlete_id, passphrase)
 
 
 class EraseIn(BaseModel):

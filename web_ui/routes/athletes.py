@@ -61,10 +61,15 @@ class AssignmentIn(BaseModel):
     @field_validator("end_day")
     @classmethod
     def _after_start(cls, value: dt.date | None, info: Any) -> dt.date | None:
-        start = info.data.get("start_day")
-        if value is not None and start is not None and value < start:
-            raise ValueError("must not be before the start day")
-        return value
+        return end_not_before_start(value, info)
+
+
+def end_not_before_start(value: dt.date | None, info: Any) -> dt.date | None:
+    """An assignment's ``end_day`` validator: not before its ``start_day``."""
+    start = info.data.get("start_day")
+    if value is not None and start is not None and value < start:
+        raise ValueError("must not be before the start day")
+    return value
 
 
 async def _create(rt: PanelRuntime, principal: Principal, ip: str, athlete: AthleteIn) -> str:

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from controller.store.people import save_plan
@@ -37,7 +37,7 @@ from web_ui.plan_form import (
     load_value,
 )
 from web_ui.queries import assignments, athletes_overview, plan, plans
-from web_ui.routes.athletes import AssignmentIn, assign_athlete_plan
+from web_ui.routes.athletes import AssignmentIn, assign_athlete_plan, end_not_before_start
 from web_ui.runtime import PanelRuntime
 
 router = APIRouter()
@@ -395,6 +395,13 @@ class PlanAssignmentIn(BaseModel):
     athlete_id: str = Field(min_length=1, max_length=64)
     start_day: dt.date
     end_day: dt.date | None = None
+
+    @field_validator("end_day")
+    @classmethod
+    def _after_start(cls, value: dt.date | None, info: Any) -> dt.date | None:
+        # checked here, so that a bad range is this body's 422 and not an error while
+        # building the assignment below (found by schemathesis as a 500)
+        return end_not_before_start(value, info)
 
 
 @router.post("/api/v1/plans/{plan_id}/assignments", tags=["plans"], status_code=201)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -89,7 +89,12 @@ def decode_band_samples(payload: bytes | bytearray) -> BandBatch:
     size = len(payload)
     if size >= HEADER.size:
         version, count, sequence, t0_us, period_us = HEADER.unpack_from(payload)
-        if version == PROFILE_VERSION and size == HEADER.size + count * SAMPLE_DTYPE.itemsize:
+        if (
+            version == PROFILE_VERSION
+            and count
+            and period_us
+            and size == HEADER.size + count * SAMPLE_DTYPE.itemsize
+        ):
             raw = np.frombuffer(payload, dtype="<i2", count=7 * count, offset=HEADER.size)
             block = raw.reshape(count, 7) * _SCALE
             return BandBatch(
@@ -102,6 +107,10 @@ def decode_band_samples(payload: bytes | bytearray) -> BandBatch:
                 block=block,
             )
     raise _band_error(payload)
+
+
+def _at(field: str, offset: int) -> dict[str, Any]:
+    return {"field": field, "offset": offset, "pdu": _PDU}
 
 
 def _band_error(payload: bytes | bytearray) -> DecodeError:
@@ -117,9 +126,12 @@ def _band_error(payload: bytes | bytearray) -> DecodeError:
                 pdu=_PDU,
             )
         count = r.read("B", "count")
+        if count == 0:
+            return DecodeError("count is 0: a batch carries 1-255 samples", **_at("count", 1))
         r.read("H", "sequence")
         r.read("I", "t0")
-        r.read("H", "period")
+        if r.read("H", "period") == 0:
+            return DecodeError("period is 0: samples need a time between them", **_at("period", 8))
     except DecodeError as exc:
         return exc
     body = len(payload) - HEADER.size
@@ -155,8 +167,10 @@ def encode_band_samples(
     accel = _quantise(accel_ms2, ACCEL_MS2_PER_LSB, "acceleration").reshape(-1, 3)
     gyro = _quantise(gyro_rads, GYRO_RADS_PER_LSB, "rotation").reshape(-1, 3)
     n = tension.shape[0]
-    if accel.shape[0] != n or gyro.shape[0] != n or n > MAX_SAMPLES:
-        raise ValueError("band samples: tension, accel and gyro need the same length <= 255")
+    if accel.shape[0] != n or gyro.shape[0] != n or not 1 <= n <= MAX_SAMPLES:
+        raise ValueError("band samples: tension, accel and gyro need the same length 1..255")
+    if not 1 <= round(period_s * 1e6) <= 0xFFFF:
+        raise ValueError(f"band samples: period {period_s} s is not 1..65535 us")
     out = np.empty(n, dtype=SAMPLE_DTYPE)
     out["tension"], out["accel"], out["gyro"] = tension, accel, gyro
     header = HEADER.pack(

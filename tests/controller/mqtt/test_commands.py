@@ -63,6 +63,7 @@ def test_valid_commands_become_typed_values() -> None:
     [
         ("load", None, {"raw": b"{nope"}, "payload is not JSON"),
         ("load", None, {"raw": b"\xff\xfe"}, "payload is not JSON"),
+        ("load", None, {"raw": b"[" * 4000}, "payload is nested too deeply"),
         ("load", [1, 2], {}, "payload must be a JSON object"),
         ("load", {"by": "a", "seq": 1, "value": 10, "extra": 1}, {}, "unknown field(s) ['extra']"),
         ("launch", {"by": "a", "seq": 1}, {}, "unknown verb 'launch'"),

@@ -180,3 +180,10 @@ def test_pseudonymous_ids_are_random() -> None:
     ids = {new_athlete_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(i.startswith("a-") and len(i) == 12 for i in ids)
+
+
+async def test_an_error_in_the_body_comes_out_as_raised(tmp_path: Path) -> None:
+    """Not wrapped in an ExceptionGroup by the store's task group."""
+    with pytest.raises(KeyError, match="mine"):
+        async with Store(tmp_path / "gym.db"):
+            raise KeyError("mine")

@@ -270,7 +270,7 @@ def test_feature_round_trip(machine: int, target: int) -> None:
     st.integers(0, 0xFFFF),
     st.integers(0, 0xFFFFFFFF),
     st.integers(1, 0xFFFF),
-    st.integers(0, 17).flatmap(
+    st.integers(1, 17).flatmap(
         lambda n: st.lists(st.integers(-0x8000, 0x7FFF), min_size=7 * n, max_size=7 * n)
     ),
 )

@@ -204,3 +204,21 @@ def test_band_samples_vector() -> None:
     assert err.value.field == "sample[0]"
     assert err.value.offset == 10
     assert band.decode_band_cue(H("04 03 f401")) == band.BandCue("red", 3, 500)
+
+
+@pytest.mark.parametrize(
+    ("header", "field", "offset"),
+    [
+        ("01 00 0700 40420f00 1027", "count", 1),  # no samples: the profile says 1-255
+        ("01 01 0700 40420f00 0000", "period", 8),  # samples with no time between them
+    ],
+)
+def test_band_batches_the_profile_forbids_are_refused(header: str, field: str, offset: int) -> None:
+    payload = H(header) + (b"\x00" * 14 if field == "period" else b"")
+    with pytest.raises(DecodeError) as err:
+        band.decode_band_samples(payload)
+    assert (err.value.field, err.value.offset) == (field, offset)
+    with pytest.raises(ValueError, match=r"1\.\.255"):
+        band.encode_band_samples(0, 0.0, 0.01, tension_n=[], accel_ms2=[], gyro_rads=[])
+    with pytest.raises(ValueError, match="period"):
+        band.encode_band_samples(0, 0.0, 0.0, tension_n=[1], accel_ms2=[0] * 3, gyro_rads=[0] * 3)

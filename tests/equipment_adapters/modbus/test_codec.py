@@ -247,6 +247,25 @@ def test_record_decoder_agrees_with_the_columns(
         np.testing.assert_array_equal(decoded[f.name], expected)
 
 
+@pytest.mark.parametrize("swap", list(Swap))
+@pytest.mark.parametrize("data_type", [DataType.FLOAT32, DataType.FLOAT64])
+def test_float_samples_that_are_infinite_become_dropouts(data_type: DataType, swap: Swap) -> None:
+    """A device's +-inf is no measurement: NaN, as a dropout, never an infinity in a batch
+    (the rep detector refuses those); finite values pass unchanged."""
+    encoding = enc(data_type, swap)
+    sent = [math.inf, -math.inf, math.nan, 0.25, -3.0e38]
+    regs = np.array([encode_raw(v, encoding) for v in sent], dtype=np.uint16)
+    fields = [FifoField("x", 0, encoding), FifoField("seq", encoding.count, enc(DataType.UINT16))]
+    table = np.concatenate([regs, np.arange(5, dtype=np.uint16)[:, None]], axis=1)
+    for values in (decode_columns(regs, encoding), RecordDecoder(fields).decode(table)["x"]):
+        assert not np.isinf(values).any()
+        assert np.isnan(values[:3]).all()
+        assert values[3] == 0.25
+        assert values[4] == (
+            float(np.float32(-3.0e38)) if data_type is DataType.FLOAT32 else -3.0e38
+        )
+
+
 def test_float32_fields_are_decoded_to_float64() -> None:
     encoding = enc(DataType.FLOAT32, Swap.WORD, scale=0.001)
     regs = np.array([encode_raw(1234.5678, encoding)], dtype=np.uint16)

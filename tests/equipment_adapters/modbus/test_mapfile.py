@@ -199,6 +199,11 @@ def test_syntax_errors_and_missing_files(tmp_path: Path) -> None:
     broken.write_text("[map\nname = 1\n", encoding="utf-8")
     with pytest.raises(RegisterMapError, match=r"broken.toml: not valid TOML"):
         load_map(broken)
+    for name, text in (("deep.toml", "x = " + "[" * 5000), ("deep.yaml", "x: " + "[" * 5000)):
+        deep = tmp_path / name
+        deep.write_text(text, encoding="utf-8")
+        with pytest.raises(RegisterMapError, match=rf"{name}: not valid .*: nested too deeply"):
+            load_map(deep)
     with pytest.raises(
         RegisterMapError, match=r"no such file, nor a shipped map \(shipped: reference-rack"
     ):
