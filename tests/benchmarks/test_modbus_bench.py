@@ -39,8 +39,9 @@ def test_bench_modbus_small_run_is_well_formed(capsys: pytest.CaptureFixture[str
         assert figures["samples"] > 0
         assert figures["fifo_polls"] > 0
         assert figures["samples_per_cpu_s"] > 0
-        # both fetch the racks' samples: at most what 2 racks at 1 kHz make in the window
-        assert figures["samples_per_s"] <= 2 * 1000 * 1.1
+        # both fetch the racks' samples: at most what 2 racks at 1 kHz make in the window,
+        # plus a full FIFO each (1000 samples) left over from before it on a busy machine
+        assert figures["samples"] <= 2 * (1000 * 1.2 + 1000)
     adapter = data["comparison"]["adapter"]
     # one batch per channel (4 on the reference rack) per poll that brought samples
     assert adapter["batches"] % 4 == 0

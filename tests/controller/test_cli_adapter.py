@@ -54,7 +54,7 @@ def test_check_passes_a_conforming_rack(capsys: pytest.CaptureFixture[str]) -> N
             ]
         )
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 0, out
     assert re.search(r"^watchdog\s+PASS", out, re.MULTILINE)
     assert re.search(r"^fifo continuity\s+PASS", out, re.MULTILINE)
     assert "PASS: " in out
