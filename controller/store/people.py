@@ -17,6 +17,9 @@ import hashlib
 import secrets
 import sqlite3
 import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import Any, Literal
 
 from sqlite_utils import Database
@@ -88,6 +91,51 @@ def create_athlete(
     except sqlite3.IntegrityError as exc:
         raise InvalidInputError(f"refused by the store: {exc}", where="athlete") from None
     return athlete_id
+
+
+#: the readiness inputs a wearable export carries, with their units (``readiness_inputs``)
+IMPORTED_KINDS: dict[str, str] = {
+    "ln_rmssd": "ln(ms)",
+    "resting_hr_bpm": "bpm",
+    "sleep_h": "h",
+    "sleep_quality": "1-5",
+}
+
+
+def import_readiness_inputs(
+    db: Database, *, athlete_id: str, rows: Sequence[Mapping[str, Any]], source: str
+) -> int:
+    """Store a wearable export's days (``WearableRecord.to_row()`` rows) as readiness inputs.
+
+    Importing the same source again replaces its values rather than doubling them; another
+    source adds its own rows (the newest value of a kind on a day is the one read). Each
+    value is dated at noon of its day (UTC), or now if that is later, so the retention
+    period counts from the day it describes. Returns how many values were written.
+    """
+    if db.execute("SELECT 1 FROM athletes WHERE id = ?", [athlete_id]).fetchone() is None:
+        raise NotFoundError(f"no athlete {athlete_id}")
+    now = time.time()
+    written = 0
+    for row in rows:
+        day = str(row["day"])
+        noon = datetime.combine(date.fromisoformat(day), dt_time(12), tzinfo=UTC).timestamp()
+        origin = str(row.get("source") or source)
+        for kind, unit in IMPORTED_KINDS.items():
+            value = row.get(kind)
+            if value is None:
+                continue
+            db.execute(
+                "DELETE FROM readiness_inputs WHERE athlete_id = ? AND day = ? AND kind = ?"
+                " AND source = ?",
+                [athlete_id, day, kind, origin],
+            )
+            db.execute(
+                "INSERT INTO readiness_inputs (athlete_id, day, kind, value, unit, source, ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [athlete_id, day, kind, float(value), unit, origin, min(now, noon)],
+            )
+            written += 1
+    return written
 
 
 def update_athlete(db: Database, athlete_id: str, **fields: Any) -> None:
