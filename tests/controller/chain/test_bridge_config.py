@@ -189,3 +189,18 @@ def test_parse_central_is_total(text: str) -> None:
     assert 1 <= central.port <= 65535
     assert central.host
     assert not any(c.isspace() for c in central.host)
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "chain.md"
+
+
+def test_the_documented_chain_section_validates_and_generates(tmp_path: Path) -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "chain-ca.pem").write_text("x")
+    parsed = parse_config('[site]\nname = "R"\nid = "main"\n' + block, base_dir=tmp_path)
+    lines = directives(bridge_config(parsed))
+    assert "address hq.example.org:8883" in lines
+    assert "notification_topic chain/riverside/bridge/state" in lines
+    assert f"bridge_cafile {(tmp_path / 'certs' / 'chain-ca.pem').resolve()}" in lines

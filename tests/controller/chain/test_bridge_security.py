@@ -21,23 +21,26 @@ from .brokers import SiteBroker
 
 pytestmark = pytest.mark.mosquitto
 
-#: the central ACL docs/chain.md recommends: a bridge writes only under its own site
-CENTRAL_ACL = """\
-user hq
-topic read chain/#
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "chain.md"
 
-pattern readwrite chain/%u/#
-"""
+
+def documented_acl() -> str:
+    """The central ACL docs/chain.md recommends: a bridge writes only under its own site."""
+    text = DOCS.read_text(encoding="utf-8").split("# /etc/mosquitto/acl\n", 1)[1]
+    body = text.split("```", 1)[0]
+    return "\n".join(line.strip() for line in body.splitlines()) + "\n"
 
 
 async def test_a_bridge_over_tls_writes_only_under_its_own_site(
     mosquitto_factory: MosquittoFactory, tmp_path: Path
 ) -> None:
+    acl = documented_acl()
+    assert "pattern readwrite chain/%u/#" in acl
     ca, cert, key = make_certificates(tmp_path)
     central = mosquitto_factory(
         tls=(ca, cert, key),
         users={"north": "north-secret", "south": "south-secret", "hq": "hq-secret"},
-        acl=CENTRAL_ACL,
+        acl=acl,
     )
     central.start()
     site_dir = tmp_path / "north"
