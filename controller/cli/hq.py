@@ -60,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
     password = _secret(args.password_file)
     if password is not None and args.username is None:
         raise InvalidInputError("a password needs --username", where="--password-file")
-    if args.prefix.startswith("/") or any(c in args.prefix for c in "+# \0"):
-        raise InvalidInputError("must be topic levels without '+', '#' or spaces", where="--prefix")
+    levels = args.prefix.split("/")
+    if any(not level for level in levels) or any(c in args.prefix for c in "+# \0"):
+        raise InvalidInputError(
+            "must be topic levels without '+', '#', spaces or empty levels", where="--prefix"
+        )
     for option, path in (
         ("--tls-ca", args.tls_ca),
         ("--tls-cert", args.tls_cert),

@@ -104,6 +104,8 @@ def test_hq_refuses_to_serve_openly_beyond_loopback(
     assert "at least 16 characters" in capsys.readouterr().err
     assert main(["hq", "--broker", "127.0.0.1:1", "--tls-ca", str(tmp_path / "no.pem")]) == 2
     assert "--tls-ca: no such file" in capsys.readouterr().err
+    assert main(["hq", "--broker", "127.0.0.1:1", "--prefix", "chain/"]) == 2
+    assert "--prefix: must be topic levels" in capsys.readouterr().err
 
 
 @pytest.fixture

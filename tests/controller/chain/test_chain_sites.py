@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,26 +105,41 @@ async def test_two_sites_seen_centrally_and_a_lost_site_catches_up(
             ChainMonitor(view, host="127.0.0.1", port=central.port, reconnect_max_s=0.5)
         )
         inbox = await stack.enter_async_context(subscriber(central, "chain/#"))
-        north, north_broker = await stack.enter_async_context(
-            chain_site(tmp_path, "north", central)
-        )
-        south, _ = await stack.enter_async_context(chain_site(tmp_path, "south", central))
-        for rig in (north, south):
-            assert rig.gym.bridge is not None
-            await rig.gym.bridge.wait_connected()
 
-        # both sites, with their station, at the centre within a second
-        def both_visible() -> bool:
-            return all(
-                (s := view.site(n)) is not None
+        def visible(name: str) -> bool:
+            s = view.site(name)
+            return (
+                s is not None
                 and s.online
                 and "rack-1" in s.stations
                 and s.stations["rack-1"].state is not None
-                for n in ("north", "south")
             )
 
-        await eventually(both_visible, within=1.0)
+        # each site, with its station, at the centre within a second of its controller
+        # connecting to its own broker
+        seen_after: dict[str, float] = {}
+        rigs: dict[str, tuple[Site, SiteBroker]] = {}
+        for name in ("north", "south"):
+            rigs[name] = await stack.enter_async_context(chain_site(tmp_path, name, central))
+            bridge = rigs[name][0].gym.bridge
+            assert bridge is not None
+            await bridge.wait_connected()
+            connected = time.monotonic()
+            await eventually(partial(visible, name), within=1.0)
+            seen_after[name] = time.monotonic() - connected
+        (north, north_broker), (south, _) = rigs["north"], rigs["south"]
+        assert visible("north")
         assert monitor.connected
+
+        # a change at a site (a check-in) is at the centre within a second
+        changed_after: dict[str, float] = {}
+        for name, rig, athlete in (("north", north, "ath-ana"), ("south", south, "ath-ben")):
+            station = (view.site(name) or _none).stations["rack-1"]
+            before_state = station.state
+            started = time.monotonic()
+            await rig.gym.start_session("rack-1", rig.ids[athlete])
+            await eventually(lambda: station.state != before_state, within=1.0)  # noqa: B023
+            changed_after[name] = time.monotonic() - started
 
         async with asyncio.TaskGroup() as group:
             trainers = [
@@ -177,7 +193,13 @@ async def test_two_sites_seen_centrally_and_a_lost_site_catches_up(
         for rig in (north, south):
             with contextlib.suppress(Exception):
                 await rig.gym.end_session("rack-1", by="coach")
-    print(f"north offline at the centre {offline_after * 1000:.0f} ms after its broker died")
+    print(
+        "sites at the centre after their controllers connected: "
+        + ", ".join(f"{n} {t * 1000:.0f} ms" for n, t in seen_after.items())
+        + "; a check-in there after: "
+        + ", ".join(f"{n} {t * 1000:.0f} ms" for n, t in changed_after.items())
+        + f"; north offline there {offline_after * 1000:.0f} ms after its broker died"
+    )
 
 
 async def eventually_async(condition: Callable[[], Awaitable[bool]], *, within: float) -> None:
@@ -188,6 +210,7 @@ async def eventually_async(condition: Callable[[], Awaitable[bool]], *, within: 
 
 class _NoSite:
     reps = 0
+    stations: dict[str, Any] = {}  # noqa: RUF012 - a read-only stand-in
     status = "unknown"
     online = False
 
