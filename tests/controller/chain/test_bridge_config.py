@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.chain.bridge_config import Central, bridge_config, parse_central, site_name
@@ -204,3 +205,25 @@ def test_the_documented_chain_section_validates_and_generates(tmp_path: Path) ->
     assert "address hq.example.org:8883" in lines
     assert "notification_topic chain/riverside/bridge/state" in lines
     assert f"bridge_cafile {(tmp_path / 'certs' / 'chain-ca.pem').resolve()}" in lines
+
+
+_VALUE = st.text(max_size=20)
+
+
+@settings(max_examples=200)
+@given(username=_VALUE, password=_VALUE, host=_VALUE)
+def test_no_value_can_inject_a_directive(username: str, password: str, host: str) -> None:
+    """Hostile values are refused or stay one token on their own line."""
+    baseline = generate('[chain]\ncentral_host = "h"\nusername = "u"\npassword = "p"\n')
+    extra = (
+        f"[chain]\ncentral_host = {json.dumps(host, ensure_ascii=False)}\n"
+        f"username = {json.dumps(username, ensure_ascii=False)}\n"
+        f"password = {json.dumps(password, ensure_ascii=False)}\n"
+    )
+    try:
+        text = generate(extra)
+    except InvalidInputError:
+        return
+    assert len(directives(text)) == len(directives(baseline))
+    assert f"remote_username {username}" in text.splitlines()
+    assert f"remote_password {password}" in text.splitlines()
