@@ -127,11 +127,16 @@ def bridge_config(
                 "no central broker: set chain.central_host or give --central HOST:PORT",
                 where=where("chain.central_host"),
             )
-        central = Central(
-            parse_central(chain.central_host, where=where("chain.central_host")).host,
-            chain.central_port,
+        central = parse_central(
+            chain.central_host, default_port=chain.central_port, where=where("chain.central_host")
         )
     bind = _word(chain.bind_address, where("chain.bind_address"))
+    if mqtt.host is not None and _is_loopback(bind) and not _is_loopback(mqtt.host):
+        raise InvalidInputError(
+            f"the controller connects to {mqtt.host} but the site broker would listen on "
+            f"{bind} only: set chain.bind_address to an address of that host",
+            where=where("chain.bind_address"),
+        )
     if chain.password_file is None:
         if mqtt.username is not None:
             raise InvalidInputError(

@@ -126,6 +126,21 @@ def test_refusals_name_the_key(extra: str, where: str, problem: str) -> None:
         generate(extra)
 
 
+def test_the_listener_must_serve_the_address_the_controller_uses(tmp_path: Path) -> None:
+    (tmp_path / "passwd").write_text("")
+    site = SITE.replace('host = "127.0.0.1"\nport', 'host = "10.0.0.2"\nport')
+    parsed = parse_config(site + '[chain]\ncentral_host = "h"\n', source="gym.toml")
+    with pytest.raises(InvalidInputError, match=r"gym\.toml: chain\.bind_address: .*10\.0\.0\.2"):
+        bridge_config(parsed, source="gym.toml")
+    extra = (
+        '[chain]\ncentral_host = "h:1884"\nbind_address = "10.0.0.2"\npassword_file = "passwd"\n'
+    )
+    parsed = parse_config(site + extra, source="gym.toml", base_dir=tmp_path)
+    lines = directives(bridge_config(parsed))
+    assert "listener 18830 10.0.0.2" in lines
+    assert "address h:1884" in lines  # a port in central_host wins over central_port
+
+
 def test_an_embedded_broker_site_is_told_to_run_mosquitto() -> None:
     site = SITE.replace('host = "127.0.0.1"\nport = 18830', "port = 18830")
     parsed = parse_config(site + '[chain]\ncentral_host = "h"\n', source="gym.toml")
