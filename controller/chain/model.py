@@ -27,6 +27,7 @@ from controller.chain.topics import BRIDGE_STATE, ChainTopics
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_SITES = 1000
 MAX_STATIONS = 2000  #: per site
+MAX_ALL_STATIONS = 100_000  #: in the whole chain
 MAX_ALERTS = 200  #: per site
 RECENT = 50  #: the latest rep/set events kept per site
 _SEEN = 4096  #: (boot, seq) pairs remembered per site to drop at-least-once copies
@@ -132,6 +133,7 @@ class ChainView:
         self.messages = 0
         self.ignored = 0  #: malformed or unknown messages
         self.version = 0  #: bumped on every change (for pollers and feeds)
+        self.station_count = 0
 
     def site(self, name: str) -> SiteView | None:
         return self.sites.get(name)
@@ -196,9 +198,10 @@ class ChainView:
         station_id, leaf = levels[1], levels[2]
         station = site.stations.get(station_id)
         if station is None:
-            if len(site.stations) >= MAX_STATIONS:
+            if len(site.stations) >= MAX_STATIONS or self.station_count >= MAX_ALL_STATIONS:
                 return False
             station = site.stations[station_id] = StationView(station_id)
+            self.station_count += 1
         site.last_seen = now
         if leaf == "state":
             state = data.get("state")

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.chain.model import MAX_SITES, ChainView
+from controller.chain.model import MAX_SITES, MAX_STATIONS, ChainView
 
 
 def event(**fields: Any) -> bytes:
@@ -137,11 +137,16 @@ def test_malformed_and_foreign_messages_are_ignored() -> None:
     assert view.version == 0
 
 
-def test_the_number_of_sites_is_bounded() -> None:
+def test_the_number_of_sites_and_stations_is_bounded() -> None:
     view = ChainView()
     for i in range(MAX_SITES + 10):
         view.apply(f"chain/s{i}/bridge/state", b"1", 1.0)
     assert len(view.sites) == MAX_SITES
+    state = event(state="idle")
+    for i in range(MAX_STATIONS + 10):
+        view.apply(f"chain/s0/station/r{i}/state", state, 1.0)
+    assert len(view.sites["s0"].stations) == MAX_STATIONS
+    assert view.station_count == MAX_STATIONS
 
 
 @settings(max_examples=300)
