@@ -308,6 +308,67 @@ class PanelConfig(_Model):
     port: Port = 8000
 
 
+def _topic_levels(value: str) -> str:
+    levels = value.split("/")
+    if not value or any(not level for level in levels) or any(c in value for c in "+#\0 "):
+        raise ValueError("must be topic levels without '+', '#', spaces or empty levels")
+    return value
+
+
+class ChainConfig(_Model):
+    """The site's place in a chain: its Mosquitto bridges to a central broker.
+
+    ``gymctl chain bridge-config`` writes the site broker's configuration from it; the
+    controller itself is unchanged (it talks to the site broker named in ``[mqtt]``).
+    """
+
+    central_host: str | None = None  #: the central broker (or ``--central HOST:PORT``)
+    central_port: Port = 1883
+    #: the site's topic tree at the centre: ``<prefix>/<name>/...``
+    prefix: Annotated[str, AfterValidator(_topic_levels)] = "chain"
+    name: Slug | None = None  #: the site's name at the centre (default: ``site.id``)
+    username: str | None = None  #: the bridge's account on the central broker
+    password: str | None = Field(default=None, validate_default=True, repr=False)
+    tls: TlsConfig | None = None  #: TLS to the central broker
+    telemetry: bool = False  #: forward the live telemetry (QoS 0) as well
+    #: the site broker's listener address (the controller connects to ``mqtt.port``)
+    bind_address: str = "127.0.0.1"
+    password_file: str | None = None  #: the site broker's own accounts (mosquitto_passwd)
+    acl_file: str | None = None  #: the site broker's ACL
+    persistence_dir: str = "mosquitto"  #: the site broker's persistence, next to the config
+    #: messages the site broker holds for the bridge while the centre is away
+    queue_limit: Annotated[int, _between(1000, 10_000_000)] = 100_000
+    keepalive_s: Annotated[int, _between(5, 3600)] = 30
+    #: the bridge's reconnection backoff, from the first to the longest wait
+    restart_min_s: Annotated[int, _between(1, 3600)] = 2
+    restart_max_s: Annotated[int, _between(1, 3600)] = 30
+
+    @field_validator("password")
+    @classmethod
+    def _password_needs_user(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("username") is None:
+            raise ValueError("a password needs a 'username'")
+        return value
+
+    @field_validator("password_file", "acl_file")
+    @classmethod
+    def _exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            base = (info.context or {}).get("base_dir")
+            path = Path(value) if base is None else Path(base) / value
+            if not _is_file(path):
+                raise ValueError(f"no such file: {path}")
+        return value
+
+    @field_validator("restart_max_s")
+    @classmethod
+    def _backoff(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("restart_min_s")
+        if low is not None and value < low:
+            raise ValueError(f"must be at least restart_min_s ({low})")
+        return value
+
+
 class SiteInfo(_Model):
     name: str = Field(min_length=1, max_length=80)
     id: Slug
@@ -319,6 +380,7 @@ class SiteConfig(_Model):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
     panel: PanelConfig = PanelConfig()
+    chain: ChainConfig | None = None  #: the site's bridge to a chain's central broker
     #: the directory relative paths are resolved against (the config file's)
     base_dir: str = "."
 

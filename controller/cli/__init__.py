@@ -29,6 +29,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "controller.cli.plan",
     "controller.cli.athlete",
     "controller.cli.user",
+    "controller.cli.chain",
+    "controller.cli.hq",
 )
 
 
