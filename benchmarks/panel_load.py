@@ -72,6 +72,7 @@ from web_ui.auth import new_token
 log = logging.getLogger(__name__)
 
 GOAL_RATIO = 2.0
+TICK_S = 0.05  #: the racks' batch period (1 kHz, 50 samples)
 #: the next session starts this long after one is done (the athlete checks out and in)
 ROTATE_AFTER_S = 1.0
 CLIENT_READY_TIMEOUT_S = 120.0
@@ -104,7 +105,8 @@ class Window:
     """Every station's samples of one window, pooled."""
 
     seconds: float
-    loop_lag_samples: int
+    loop_lag_samples: int  #: ticks that fired (a loop that is behind skips ticks)
+    ticks_expected: int  #: ticks the stations' 50 ms schedules hold in the window
     loop_lag_p50_ms: float | None
     loop_lag_p99_ms: float | None
     loop_lag_max_ms: float | None
@@ -147,6 +149,7 @@ class PanelLoadReport:
     within_goal: bool  #: no station's p99 (nor the pooled p99) beyond goal_ratio x unloaded
     api: dict[str, Any]  #: the load generator's API figures
     live: dict[str, Any]  #: the load generator's viewer figures
+    load_generator_cpu_share: float  #: the load generator process's CPU, cores
     per_station: list[StationFigures]
     sessions_started: int
     cpus: int
@@ -162,6 +165,7 @@ def _window(probes: list[StationProbe], seconds: float, cpu_s: float) -> Window:
     return Window(
         seconds=round(seconds, 3),
         loop_lag_samples=len(lags),
+        ticks_expected=round(len(probes) * seconds / TICK_S),
         loop_lag_p50_ms=_ms(percentile(lags, 50)),
         loop_lag_p99_ms=_ms(percentile(lags, 99)),
         loop_lag_max_ms=_ms(max(lags) if lags else None),
@@ -338,7 +342,8 @@ async def _site(
             on_event=on_event,
             athlete=athletes[index % len(athletes)],
             probe=probe,
-            phase_s=0.05 * index / stations,  # the racks' reads spread over the tick
+            batch_s=TICK_S,
+            phase_s=TICK_S * index / stations,  # the racks' reads spread over the tick
         )
         racks[station_id] = rack
         return rack
@@ -428,8 +433,8 @@ async def run(
     *,
     stations: int = 100,
     viewers: int = 50,
-    rate: float = 200.0,
-    clients: int = 16,
+    rate: float = 50.0,
+    clients: int = 8,
     warmup_s: float = 15.0,
     seconds: float = 20.0,
     check_in_over_s: float = 5.0,
@@ -501,6 +506,7 @@ async def run(
         within_goal=within,
         api=client["api"],
         live=client["viewers"],
+        load_generator_cpu_share=float(client["cpu_share"]),
         per_station=per_station,
         sessions_started=sessions_started,
         cpus=os.cpu_count() or 1,
@@ -534,8 +540,10 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         f"{data['loop_lag_ratio_p99']!s:>8}  ms, all stations pooled",
         f"{'cue p99':8} {u['rep_to_cue_p99_ms']!s:>12} {lo['rep_to_cue_p99_ms']!s:>12} "
         f"{data['rep_to_cue_ratio_p99']!s:>8}  ms, rep to cue ({u['reps']} / {lo['reps']} reps)",
+        f"{'ticks':8} {u['loop_lag_samples']:>12} {lo['loop_lag_samples']:>12}           "
+        f"of {u['ticks_expected']} due (a loop that is behind skips ticks)",
         f"{'cpu':8} {u['cpu_share']!s:>12} {lo['cpu_share']!s:>12}           "
-        "controller process, cores",
+        f"controller process, cores (load generator {data['load_generator_cpu_share']})",
         f"worst station: lag x{data['loop_lag_ratio_worst_station']}, rep-to-cue "
         f"x{data['rep_to_cue_ratio_worst_station']} (of {data['stations_compared_rep_to_cue']} "
         f"with reps in both windows); over x{data['goal_ratio']:g}: "
@@ -559,8 +567,8 @@ def main(argv: list[str] | None = None) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stations", type=int, default=100, help="stations training (100)")
     parser.add_argument("--viewers", type=int, default=50, help="live feed viewers (50)")
-    parser.add_argument("--rate", type=float, default=200.0, help="API requests a second (200)")
-    parser.add_argument("--clients", type=int, default=16, help="API clients (16)")
+    parser.add_argument("--rate", type=float, default=50.0, help="API requests a second (50)")
+    parser.add_argument("--clients", type=int, default=8, help="API clients (8)")
     parser.add_argument("--warmup", type=float, default=15.0, help="warm-up seconds (15)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per window (20)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -207,6 +207,7 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
             out.write("ready\n")
             out.flush()
             started = time.monotonic()
+            cpu = time.process_time()
             until = started + settings.seconds
             for v in viewers:
                 v.counting = True
@@ -217,6 +218,7 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
                         _api_client(k, settings, c, paths, tally, until), name=f"api-client-{k}"
                     )
             elapsed = time.monotonic() - started
+            cpu = time.process_time() - cpu
             tally.counting = False
             for v in viewers:
                 v.counting = False
@@ -231,6 +233,7 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
     ok = sum(n for s, n in tally.status.items() if s.startswith("2"))
     return {
         "seconds": round(elapsed, 3),
+        "cpu_share": round(cpu / elapsed, 3),  #: this process's CPU over the window, cores
         "api": {
             "clients": settings.clients,
             "target_per_s": settings.rate,
