@@ -532,6 +532,10 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         f"API      {api['requests_per_s']:.1f} req/s (target {api['target_per_s']:g}), "
         f"p50 {api['p50_ms']} ms, p99 {api['p99_ms']} ms, max {api['max_ms']} ms, "
         f"status {api['status']}",
+        "         p50 by endpoint: "
+        + ", ".join(
+            f"{name} {figures['p50_ms']}" for name, figures in api.get("by_endpoint", {}).items()
+        ),
         f"live     {live['frames_per_s_mean']} frames/s per viewer (min "
         f"{live['frames_per_s_min']}, max {live['frames_per_s_max']}), "
         f"{live['reconnects']} reconnects",

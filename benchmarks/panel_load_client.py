@@ -89,6 +89,7 @@ class ApiTally:
     latencies_s: list[float] = field(default_factory=list)
     status: Counter[str] = field(default_factory=Counter)
     late: int = 0  #: requests sent after their slot (the client was behind)
+    by_endpoint: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -126,7 +127,7 @@ async def _api_client(
     k: int,
     settings: Settings,
     client: httpx.AsyncClient,
-    paths: list[str],
+    paths: list[tuple[str, str]],
     tally: ApiTally,
     until: float,
 ) -> None:
@@ -142,7 +143,7 @@ async def _api_client(
         elif now - slot > interval:
             tally.late += 1
             slot = now  # behind: no burst to catch up
-        path = paths[i % len(paths)]
+        endpoint, path = paths[i % len(paths)]
         i += settings.clients
         start = time.perf_counter()
         response = await client.get(path)
@@ -150,6 +151,7 @@ async def _api_client(
         took = time.perf_counter() - start
         if tally.counting:
             tally.latencies_s.append(took)
+            tally.by_endpoint.setdefault(endpoint, []).append(took)
             tally.status[str(response.status_code)] += 1
         slot += interval
 
@@ -175,9 +177,12 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
         path = "/api/v1/feed" if i % 2 == 0 else f"/api/v1/feed?station={station}"
         viewers.append(Viewer(i, path, "token" if (i // 2) % 2 == 0 else "session"))
     paths = [
-        p.format(
-            station=settings.stations[j % len(settings.stations)],
-            athlete=athletes[j % len(athletes)],
+        (
+            p,
+            p.format(
+                station=settings.stations[j % len(settings.stations)],
+                athlete=athletes[j % len(athletes)],
+            ),
         )
         for j, p in enumerate(ENDPOINTS * max(1, len(athletes)))
     ]
@@ -245,6 +250,14 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
             "p50_ms": _ms(_percentile(lat, 50)),
             "p99_ms": _ms(_percentile(lat, 99)),
             "max_ms": _ms(max(lat) if lat else None),
+            "by_endpoint": {
+                endpoint: {
+                    "requests": len(times),
+                    "p50_ms": _ms(_percentile(times, 50)),
+                    "p99_ms": _ms(_percentile(times, 99)),
+                }
+                for endpoint, times in sorted(tally.by_endpoint.items())
+            },
         },
         "viewers": {
             "count": len(viewers),
