@@ -60,6 +60,7 @@ from controller.demo.seed import DEMO_USER, demo_login, seed
 from controller.demo.world import demo_athletes
 from controller.events import CommandSource, CueEvent, StationStateChanged
 from controller.gym import Gym, GymOptions
+from controller.panel import serve_panel
 from controller.states import StationState
 from controller.station_runtime import StationRuntime
 from controller.store import people
@@ -67,11 +68,13 @@ from equipment_adapters.base import Adapter, BatchSink, EventSink
 from equipment_adapters.batch import SampleBatch
 from equipment_adapters.emulators.athlete import SimulatedAthlete
 from kernels.errors import GymctlError, InvalidInputError
+from web_ui import PanelSettings
 from web_ui.auth import new_token
 
 log = logging.getLogger(__name__)
 
 GOAL_RATIO = 2.0
+DEFAULT_FEED_HZ = PanelSettings().feed_hz
 TICK_S = 0.05  #: the racks' batch period (1 kHz, 50 samples)
 #: the next session starts this long after one is done (the athlete checks out and in)
 ROTATE_AFTER_S = 1.0
@@ -134,6 +137,7 @@ class StationFigures:
 class PanelLoadReport:
     stations: int
     viewers: int
+    feed_hz: float  #: the most live frames a second the panel sends one viewer
     warmup_s: float
     seconds: float
     goal_ratio: float
@@ -319,7 +323,7 @@ def _watch_reps(runtime: StationRuntime, probe: StationProbe) -> None:
 
 @contextlib.asynccontextmanager
 async def _site(
-    directory: Path, stations: int, check_in_over_s: float
+    directory: Path, stations: int, check_in_over_s: float, feed_hz: float
 ) -> AsyncIterator[tuple[Gym, list[StationProbe], _Athletes, str, str]]:
     athletes: list[SimulatedAthlete] = demo_athletes(stations)
     probes: dict[str, StationProbe] = {}
@@ -358,6 +362,7 @@ async def _site(
             panel_port=_free_port(),
             timing=timing(DemoOptions()),
         ),
+        panel_factory=partial(serve_panel, settings=PanelSettings(feed_hz=feed_hz)),
     )
     async with gym:
         ids = await gym.store.writer.call(
@@ -438,6 +443,7 @@ async def run(
     warmup_s: float = 15.0,
     seconds: float = 20.0,
     check_in_over_s: float = 5.0,
+    feed_hz: float = DEFAULT_FEED_HZ,
 ) -> PanelLoadReport:
     for name, value in (("stations", stations), ("viewers", viewers), ("clients", clients)):
         if value < 1:
@@ -447,9 +453,11 @@ async def run(
             raise InvalidInputError("must be positive", where=f"--{name}")
     if not warmup_s >= 0:
         raise InvalidInputError("must not be negative", where="--warmup")
+    if not 1.0 <= feed_hz <= 60.0:
+        raise InvalidInputError("must be 1..60 frames a second", where="--feed-hz")
     before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gymctl-panel-load-") as tmp:
-        async with _site(Path(tmp), stations, min(check_in_over_s, warmup_s)) as (
+        async with _site(Path(tmp), stations, min(check_in_over_s, warmup_s), feed_hz) as (
             gym,
             probes,
             driver,
@@ -491,6 +499,7 @@ async def run(
     return PanelLoadReport(
         stations=stations,
         viewers=viewers,
+        feed_hz=feed_hz,
         warmup_s=warmup_s,
         seconds=seconds,
         goal_ratio=GOAL_RATIO,
@@ -527,6 +536,7 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     api, live, u, lo = data["api"], data["live"], data["unloaded"], data["loaded"]
     lines = [
         f"{data['stations']} stations training, {data['viewers']} live viewers "
+        f"at up to {data['feed_hz']:g} frames/s "
         f"({live['floor']} floor, {live['station']} station; {live['token']} token, "
         f"{live['session']} session), {data['seconds']:g} s per window",
         f"API      {api['requests_per_s']:.1f} req/s (target {api['target_per_s']:g}), "
@@ -573,6 +583,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--viewers", type=int, default=50, help="live feed viewers (50)")
     parser.add_argument("--rate", type=float, default=50.0, help="API requests a second (50)")
     parser.add_argument("--clients", type=int, default=8, help="API clients (8)")
+    parser.add_argument(
+        "--feed-hz",
+        type=float,
+        default=DEFAULT_FEED_HZ,
+        help=f"live frames a second per viewer at most (the panel's {DEFAULT_FEED_HZ:g})",
+    )
     parser.add_argument("--warmup", type=float, default=15.0, help="warm-up seconds (15)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per window (20)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -587,6 +603,7 @@ def run_cli(args: argparse.Namespace) -> int:
             clients=args.clients,
             warmup_s=args.warmup,
             seconds=args.seconds,
+            feed_hz=args.feed_hz,
         )
     )
     data = report.to_json()

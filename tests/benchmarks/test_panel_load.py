@@ -53,7 +53,9 @@ def test_percentiles_and_ratios() -> None:
     assert second.rep_to_cue_ratio is None
 
 
-@pytest.mark.parametrize("argv", [["--stations", "0"], ["--seconds", "0"], ["--rate", "-1"]])
+@pytest.mark.parametrize(
+    "argv", [["--stations", "0"], ["--seconds", "0"], ["--rate", "-1"], ["--feed-hz", "0.5"]]
+)
 def test_bad_arguments_are_refused_with_exit_code_2(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
