@@ -1,0 +1,286 @@
+"""The load generator of the panel load benchmark: live viewers and JSON API clients.
+
+It runs in its own process (``python -m benchmarks.panel_load_client``), so that its work
+never shares the controller's event loop. It reads its settings as one JSON object on
+stdin (the credentials stay off the command line), then:
+
+1. signs in once over ``/api/v1/auth/login`` for the viewers that use a web session, and
+   learns the athletes' ids for the API mix;
+2. opens ``viewers`` server-sent-event streams on ``/api/v1/feed``: half on the floor feed,
+   half on a station's feed (``?station=``), alternately with the API token (Bearer) and
+   the session cookie; a stream that ends (a station feed ends with its session) is opened
+   again at once;
+3. prints ``ready`` on a line of its own once every viewer's stream is open, then for
+   ``seconds`` counts each viewer's frames (events with data; keep-alives are not frames)
+   and runs ``clients`` API clients that send GET requests at ``rate`` requests a second
+   in all (each client keeps its own schedule; a client that falls behind sends at once,
+   never in a burst to catch up);
+4. prints its figures as one JSON object on a line and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+#: GET endpoints of the JSON API, in the order the clients cycle through them
+ENDPOINTS = (
+    "/api/v1/stations",
+    "/api/v1/stations/{station}",
+    "/api/v1/athletes",
+    "/api/v1/athletes/{athlete}",
+    "/api/v1/athletes/{athlete}/sessions",
+    "/api/v1/athletes/{athlete}/readiness",
+    "/api/v1/plans",
+    "/api/v1/me",
+    "/healthz",
+)
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    url: str
+    token: str
+    username: str
+    password: str
+    stations: tuple[str, ...]
+    viewers: int
+    clients: int
+    rate: float
+    seconds: float
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Settings:
+        return cls(
+            url=str(data["url"]),
+            token=str(data["token"]),
+            username=str(data["username"]),
+            password=str(data["password"]),
+            stations=tuple(str(s) for s in data["stations"]),
+            viewers=int(data["viewers"]),
+            clients=int(data["clients"]),
+            rate=float(data["rate"]),
+            seconds=float(data["seconds"]),
+        )
+
+
+@dataclass(slots=True)
+class Viewer:
+    index: int
+    path: str
+    auth: str  #: "token" or "session"
+    counting: bool = False
+    frames: int = 0
+    connects: int = 0
+    first: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(slots=True)
+class ApiTally:
+    counting: bool = False
+    latencies_s: list[float] = field(default_factory=list)
+    status: Counter[str] = field(default_factory=Counter)
+    late: int = 0  #: requests sent after their slot (the client was behind)
+    by_endpoint: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100.0 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000.0, 3)
+
+
+async def _watch(viewer: Viewer, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        viewer.connects += 1
+        async with client.stream("GET", viewer.path) as response:
+            if response.status_code != 200:
+                raise RuntimeError(f"viewer {viewer.index}: {viewer.path} {response.status_code}")
+            data = False
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    data = True
+                elif line == "":  # an event ends with a blank line
+                    viewer.first.set()  # the stream is open (its first line is ``retry``)
+                    if data and viewer.counting:
+                        viewer.frames += 1
+                    data = False
+                if stop.is_set():
+                    return
+
+
+async def _api_client(
+    k: int,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    paths: list[tuple[str, str]],
+    tally: ApiTally,
+    until: float,
+) -> None:
+    interval = settings.clients / settings.rate
+    slot = time.monotonic() + interval * k / settings.clients
+    i = k
+    while True:
+        now = time.monotonic()
+        if now >= until:
+            return
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        elif now - slot > interval:
+            tally.late += 1
+            slot = now  # behind: no burst to catch up
+        endpoint, path = paths[i % len(paths)]
+        i += settings.clients
+        start = time.perf_counter()
+        response = await client.get(path)
+        await response.aread()
+        took = time.perf_counter() - start
+        if tally.counting:
+            tally.latencies_s.append(took)
+            tally.by_endpoint.setdefault(endpoint, []).append(took)
+            tally.status[str(response.status_code)] += 1
+        slot += interval
+
+
+async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
+    bearer = {"Authorization": f"Bearer {settings.token}"}
+    timeout = httpx.Timeout(30.0, read=None)
+    async with httpx.AsyncClient(base_url=settings.url, timeout=timeout) as login:
+        signed_in = await login.post(
+            "/api/v1/auth/login",
+            json={"username": settings.username, "password": settings.password},
+        )
+        signed_in.raise_for_status()
+        cookies = dict(login.cookies)
+        listed = await login.get("/api/v1/athletes", headers=bearer)
+        listed.raise_for_status()
+        body = listed.json()
+        rows = body.get("athletes", body) if isinstance(body, dict) else body
+        athletes = [str(a["id"]) for a in rows][:50] or ["none"]
+    viewers: list[Viewer] = []
+    for i in range(settings.viewers):
+        station = settings.stations[(i // 2) % len(settings.stations)]
+        path = "/api/v1/feed" if i % 2 == 0 else f"/api/v1/feed?station={station}"
+        viewers.append(Viewer(i, path, "token" if (i // 2) % 2 == 0 else "session"))
+    paths = [
+        (
+            p,
+            p.format(
+                station=settings.stations[j % len(settings.stations)],
+                athlete=athletes[j % len(athletes)],
+            ),
+        )
+        for j, p in enumerate(ENDPOINTS * max(1, len(athletes)))
+    ]
+    stop = asyncio.Event()
+    tally = ApiTally()
+    view_clients = [
+        httpx.AsyncClient(
+            base_url=settings.url,
+            timeout=timeout,
+            headers=bearer if v.auth == "token" else None,
+            cookies=cookies if v.auth == "session" else None,
+        )
+        for v in viewers
+    ]
+    api_clients = [
+        httpx.AsyncClient(base_url=settings.url, timeout=timeout, headers=bearer)
+        for _ in range(settings.clients)
+    ]
+    try:
+        async with asyncio.TaskGroup() as group:
+            watchers = [
+                group.create_task(_watch(v, c, stop), name=f"viewer-{v.index}")
+                for v, c in zip(viewers, view_clients, strict=True)
+            ]
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                await asyncio.gather(*(v.first.wait() for v in viewers))
+            out.write("ready\n")
+            out.flush()
+            started = time.monotonic()
+            cpu = time.process_time()
+            until = started + settings.seconds
+            for v in viewers:
+                v.counting = True
+            tally.counting = True
+            async with asyncio.TaskGroup() as api:
+                for k, c in enumerate(api_clients):
+                    api.create_task(
+                        _api_client(k, settings, c, paths, tally, until), name=f"api-client-{k}"
+                    )
+            elapsed = time.monotonic() - started
+            cpu = time.process_time() - cpu
+            tally.counting = False
+            for v in viewers:
+                v.counting = False
+            stop.set()
+            for task in watchers:
+                task.cancel()
+    finally:
+        for c in view_clients + api_clients:
+            await c.aclose()
+    lat = tally.latencies_s
+    rates = [v.frames / elapsed for v in viewers]
+    ok = sum(n for s, n in tally.status.items() if s.startswith("2"))
+    return {
+        "seconds": round(elapsed, 3),
+        "cpu_share": round(cpu / elapsed, 3),  #: this process's CPU over the window, cores
+        "api": {
+            "clients": settings.clients,
+            "target_per_s": settings.rate,
+            "requests": len(lat),
+            "ok": ok,
+            "status": dict(sorted(tally.status.items())),
+            "late": tally.late,
+            "requests_per_s": round(len(lat) / elapsed, 2),
+            "p50_ms": _ms(_percentile(lat, 50)),
+            "p99_ms": _ms(_percentile(lat, 99)),
+            "max_ms": _ms(max(lat) if lat else None),
+            "by_endpoint": {
+                endpoint: {
+                    "requests": len(times),
+                    "p50_ms": _ms(_percentile(times, 50)),
+                    "p99_ms": _ms(_percentile(times, 99)),
+                }
+                for endpoint, times in sorted(tally.by_endpoint.items())
+            },
+        },
+        "viewers": {
+            "count": len(viewers),
+            "floor": sum(1 for v in viewers if "station=" not in v.path),
+            "station": sum(1 for v in viewers if "station=" in v.path),
+            "token": sum(1 for v in viewers if v.auth == "token"),
+            "session": sum(1 for v in viewers if v.auth == "session"),
+            "frames": sum(v.frames for v in viewers),
+            "frames_per_s_mean": round(sum(rates) / len(rates), 3) if rates else None,
+            "frames_per_s_min": round(min(rates), 3) if rates else None,
+            "frames_per_s_max": round(max(rates), 3) if rates else None,
+            "reconnects": sum(max(0, v.connects - 1) for v in viewers),
+        },
+    }
+
+
+def main() -> int:
+    settings = Settings.from_json(json.loads(sys.stdin.readline()))
+    result = asyncio.run(run(settings))
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
