@@ -10,6 +10,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "controller.cli.bench_hrv",
     "controller.cli.bench_modbus",
     "controller.cli.bench_ble",
+    "controller.cli.bench_pipeline",
 )
 
 
