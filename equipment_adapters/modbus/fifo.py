@@ -175,9 +175,8 @@ class FifoReader:
                 flat = flat[: delivered * self._width]
         self.next_seq = head
         if delivered:
-            table = self._decoder.table(flat)
             result.chunk = FifoChunk(
-                first_seq=start, values=self._decoder.decode(table, skip="seq")
+                first_seq=start, values=self._decoder.decode_registers(flat, skip="seq")
             )
         return result
 
