@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from benchmarks import pipeline_sockets as sockets
 from benchmarks.pipeline import build_parser, print_report, sweep
 from controller.cli._common import Subparsers, print_json
+from kernels.errors import InvalidInputError
 
 
 def register(subparsers: Subparsers) -> None:
@@ -23,10 +25,22 @@ def register(subparsers: Subparsers) -> None:
         "embedded amqtt broker.",
     )
     build_parser(parser)
+    sockets = parser.add_argument_group(
+        "socket-level variant",
+        "racks over Modbus TCP on loopback (emulators in a child process), bands over "
+        "bumble (in this process), MQTT to Mosquitto: what the transports add",
+    )
+    sockets.add_argument(
+        "--sockets", action="store_true", help="run the socket-level variant instead of the sweep"
+    )
+    sockets.add_argument("--racks", type=int, default=50, help="Modbus TCP racks (default 50)")
+    sockets.add_argument("--bands", type=int, default=20, help="bumble BLE bands (default 20)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.sockets:
+        return _sockets(args)
     data = asyncio.run(
         sweep(
             args.stations,
@@ -41,4 +55,19 @@ def run(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         print_report(data)
+    return 0
+
+
+def _sockets(args: argparse.Namespace) -> int:
+    if args.duration <= 0:
+        raise InvalidInputError("must be positive", where="--duration")
+    data = asyncio.run(
+        sockets.run(
+            racks=args.racks, bands=args.bands, duration_s=args.duration, mqtt=not args.no_mqtt
+        )
+    )
+    if args.json:
+        print_json(data)
+    else:
+        sockets.print_report(data)
     return 0

@@ -143,3 +143,36 @@ def test_the_naive_baseline_finds_reps() -> None:
     figures = pipeline.naive_baseline(12_000)
     assert figures["reps"] >= 2
     assert figures["samples_per_cpu_s"] > 0
+
+
+@pytest.mark.slow
+def test_the_socket_variant_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "bench",
+            "pipeline",
+            "--sockets",
+            "--racks",
+            "2",
+            "--bands",
+            "1",
+            "--duration",
+            "2",
+            "--no-mqtt",
+            "--json",
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["benchmark"] == "pipeline-sockets"
+    run = data["run"]
+    assert run["racks"] == 2 and run["bands"] == 1
+    assert run["offered_samples_per_s"] == 2 * 1000 + 100
+    assert run["rack_samples_per_s"] > 0  # the racks' FIFOs came over Modbus TCP
+    assert run["cpu_s_per_s"] > 0
+    assert run["emulators_cpu_s_per_s"] is None or run["emulators_cpu_s_per_s"] >= 0
+    assert run["peak_rss_mb"] > 10
+    p50, p99 = run["arrival_to_cue_p50_ms"], run["arrival_to_cue_p99_ms"]
+    assert (p50 is None) == (p99 is None)
+    if p50 is not None:
+        assert 0 <= p50 <= p99 <= run["arrival_to_cue_max_ms"]
