@@ -292,18 +292,19 @@ class BenchRack(Adapter):
         chunk = poll.chunk
         if chunk is None:
             return
+        values = chunk.values["position"]
         self._deliver(
             SampleBatch(
                 self.device_id,
                 Channel.POSITION,
                 chunk.first_seq * PERIOD_S,
                 PERIOD_S,
-                chunk.values["position"],
+                values,
                 now,
                 chunk.first_seq,
             )
         )
-        self.samples += len(chunk)
+        self.samples += values.shape[0]
 
     def completing_sample(self, end_s: float) -> int | None:
         """The sequence number of the sample that completed the rep ending at ``end_s``."""
