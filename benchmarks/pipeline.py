@@ -39,8 +39,16 @@ feeds the plain-Python reference detector (``kernels.reference.rep_detector``) o
 at a time; ``ratio_vs_baseline`` compares samples per CPU-second.
 
 Run: ``python -m benchmarks.pipeline [--stations N ...] [--duration S] [--json]`` or
-``gymctl bench pipeline``. The JSON object is ``{"benchmark": "pipeline", "machine": {...},
-"settings": {...}, "baseline": {...}, "runs": [{...one per N...}]}``.
+``gymctl bench pipeline``. The JSON object is ``{"benchmark": "pipeline", "machine": {cpu,
+cpus, python, platform, load_average: {before, after}}, "settings": {rate_hz, poll_ms,
+duration_s, warmup_s, telemetry_hz, mqtt}, "baseline": {what, samples, reps,
+samples_per_cpu_s}, "runs": [...]}`` with one object per N in ``runs``: the fields of
+:class:`Run` (``stations``, ``offered_samples_per_s``, ``processed_samples_per_s``,
+``every_sample_processed``, ``samples_lost``, ``backlog_samples``, ``cpu_s_per_s``,
+``cpu_us_per_station_s``, ``samples_per_cpu_s``, ``ratio_vs_baseline``,
+``rep_to_cue_p50_ms`` / ``_p99_ms`` / ``_max_ms`` (null without reps), ``reps``, ``cues``,
+``sets``, ``loop_lag_p99_ms``, ``loop_lag_max_ms``, ``peak_rss_mb``, ``station_faults``,
+``mqtt``, ``mqtt_published``, ``mqtt_connected``, ``mqtt_backlog``, ``cpu_wait_s_per_s``).
 """
 
 from __future__ import annotations
@@ -749,6 +757,8 @@ async def sweep(
             raise InvalidInputError(f"must be at least 1, got {n}", where="--stations")
     if duration_s <= 0 or warmup_s < 0 or poll_ms <= 0:
         raise InvalidInputError("must be positive", where="--duration/--warmup/--poll-ms")
+    if not 0.0 <= telemetry_hz <= 50.0:
+        raise InvalidInputError("must be 0..50 (the site config's range)", where="--telemetry-hz")
     load_before = [round(v, 2) for v in os.getloadavg()]
     baseline = naive_baseline(baseline_samples)
     runs: list[dict[str, Any]] = []
