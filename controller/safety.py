@@ -714,6 +714,28 @@ class Envelope:
         step = min(self._min_step(), self.target - self.level)
         return self._anchor[1] + step / self.settings.rate_per_s
 
+    def next_deadline(self) -> float | None:
+        """The earliest time at which :meth:`tick` has something to do, given what is known
+        now: the data turning stale during a set (from the newest sample seen so far), an
+        announcement elapsing, the ramp's next step. None: nothing until something changes.
+
+        The drive sleeps until then instead of polling, so a thousand idle stations cost
+        nothing between their events; fresher data only moves the staleness deadline later,
+        and the drive re-reads it when it wakes.
+        """
+        if self.safe:
+            return None
+        at = self.next_step_at()
+        if self.in_set:
+            stale = -math.inf if self.last_fresh is None else self.last_fresh
+            stale += self.settings.stale_after_s
+            at = stale if at is None else min(at, stale)
+        pending = self.pending
+        if pending is not None:
+            expires = pending.since + self.settings.announce_s
+            at = expires if at is None else min(at, expires)
+        return at
+
     def _min_step(self) -> float:
         """The smallest ramp step: one increment, and no more than one step per
         ``MIN_STEP_S`` (devices with continuous loads get at most 50 commands a second)."""
@@ -737,6 +759,10 @@ class ResistanceDrive:
     The station forwards its adapters' events to :meth:`on_device_event` and its set
     boundaries to :meth:`begin_set` / :meth:`end_set`; freshness is read from the
     actuator's ``last_fresh`` at every tick.
+
+    The worker sleeps until the envelope's next deadline (staleness during a set, an
+    announcement elapsing, a ramp step: :meth:`Envelope.next_deadline`) or until a command
+    wakes it, at most ``tick_s``; it does not poll, because a site runs a thousand of them.
     """
 
     def __init__(
@@ -752,7 +778,7 @@ class ResistanceDrive:
         on_clear_cue: Callable[[CueKind | None], object] | None = None,
         on_fault: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        tick_s: float = 0.02,
+        tick_s: float = 0.5,
         apply_timeout_s: float = 1.0,
         remote_release: bool = False,
     ) -> None:
@@ -1009,6 +1035,8 @@ class ResistanceDrive:
         params: dict[str, object] | None = None,
         log_command: bool = True,
     ) -> Verdict:
+        if self._wake is not None:
+            self._wake.set()  # a set began, an announcement: the worker's deadline moved
         if verdict.commands and self.actuator is not None:
             self._queue([(self.actuator, c) for c in verdict.commands], preempt=verdict.preempt)
         athlete = self.envelope.limits.athlete_id if self.envelope is not None else None
@@ -1090,7 +1118,7 @@ class ResistanceDrive:
                 await self._apply(adapter, command)
             self._drained.set()
             wait = self.tick_s
-            if self.envelope is not None and (at := self.envelope.next_step_at()) is not None:
+            if self.envelope is not None and (at := self.envelope.next_deadline()) is not None:
                 wait = min(wait, max(0.0, at - self.clock()) + 1e-4)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):

@@ -38,7 +38,7 @@ from equipment_adapters.base import (
     LinkChanged,
     LinkState,
 )
-from equipment_adapters.batch import SampleBatch
+from equipment_adapters.batch import Channel, SampleBatch
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class Station:
         self._links: dict[str, LinkState] = {
             a.device_id: LinkState.DISCONNECTED for a in self.adapters.values()
         }
-        self._last_telemetry: dict[tuple[str, str], float] = {}
+        self._last_telemetry: dict[tuple[str, Channel], float] = {}
         self._stack = contextlib.AsyncExitStack()
         self._closing = False
 
@@ -169,13 +169,15 @@ class Station:
         self.state.fault(reason)
 
     def _on_batch(self, batch: SampleBatch) -> None:
-        if self.telemetry_period is not None and batch.values.ndim == 1 and len(batch):
-            key = (batch.device_id, batch.channel.value)
+        # every batch of every device passes here: attribute reads and one clock call only
+        period = self.telemetry_period
+        values = batch.values
+        if period is not None and values.ndim == 1 and values.shape[0]:
+            key = (batch.device_id, batch.channel)
             now = self.clock()
-            if now - self._last_telemetry.get(key, -1e9) >= self.telemetry_period:
+            if now - self._last_telemetry.get(key, -1e9) >= period:
                 self._last_telemetry[key] = now
-                step = max(1, len(batch) // self.telemetry_points)
-                values = batch.values[::step]
+                step = max(1, values.shape[0] // self.telemetry_points)
                 self.bus.publish(
                     Telemetry(
                         station_id=self.id,
@@ -184,7 +186,7 @@ class Station:
                         unit=_UNITS.get(batch.channel.value, ""),
                         t0=batch.t0,
                         period=batch.period * step,
-                        values=tuple(float(v) for v in np.asarray(values, dtype=np.float64)),
+                        values=tuple(np.asarray(values[::step], dtype=np.float64).tolist()),
                     )
                 )
         if self.batch_sink is not None:

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from equipment_adapters.errors import DecodeError
+from equipment_adapters.modbus._records import decode_words
 from equipment_adapters.modbus.regmap import (
     DataType,
     Encoding,
@@ -295,6 +296,11 @@ def encode_columns(values: npt.NDArray[np.float64], encoding: Encoding) -> npt.N
     return regs.astype(np.uint16)
 
 
+#: (first column, scales, offsets or (), bytes swapped, signed, field names)
+_FastPlan = tuple[int, tuple[float, ...], tuple[float, ...], bool, bool, tuple[str, ...]]
+_UNPLANNED: Any = object()
+
+
 class RecordDecoder:
     """Decodes FIFO records field by field, with each field's layout worked out once.
 
@@ -313,6 +319,7 @@ class RecordDecoder:
             str | None, tuple[int, int, np.dtype[Any], Any, Any, tuple[str, ...]] | None
         ] = {}
         self._scales = [(f.name, f.encoding.scale, f.encoding.offset) for f in fields]
+        self._fast: dict[str | None, _FastPlan | None] = {}
         #: fields whose raw values can be NaN or infinite (a float's reserved patterns)
         self._floats = frozenset(f.name for f in fields if f.encoding.data_type.is_float)
         self._plans = [
@@ -398,6 +405,45 @@ class RecordDecoder:
                 )
             self._uniform[skip] = plan
         return self._uniform[skip]
+
+    def decode_registers(
+        self, registers: list[int] | list[bool], *, skip: str | None = None
+    ) -> dict[str, npt.NDArray[np.float64]]:
+        """:meth:`decode` of :meth:`table`, from the register list a read returned.
+
+        The reference rack's layout (adjacent one-register fields of one 16-bit type) is
+        decoded by the compiled ``_records.decode_words`` in one pass, without the
+        intermediate arrays: the rack adapter does this on every poll of every rack.
+        Anything else, and anything that is not a list of 16-bit words, takes the numpy
+        path (which reports what is wrong)."""
+        fast = self._fast.get(skip, _UNPLANNED)
+        if fast is _UNPLANNED:
+            fast = self._fast_plan(skip)
+        if fast is not None and type(registers) is list and len(registers) % self.width == 0:
+            first, scales, offsets, swap, signed, names = fast
+            rows = decode_words(registers, self.width, first, scales, offsets, swap, signed)  # type: ignore[arg-type]  # bools are refused inside
+            if rows is not None:
+                if len(names) == 1:
+                    return {names[0]: rows[0]}
+                return dict(zip(names, rows, strict=True))
+        return self.decode(self.table(registers), skip=skip)
+
+    def _fast_plan(self, skip: str | None) -> _FastPlan | None:
+        uniform = self._uniform_plan(skip)
+        plan = None
+        if uniform is not None:
+            first, _, dtype, scales, offsets, names = uniform
+            if dtype.itemsize == 2 and dtype.kind in "iu":
+                plan = (
+                    first,
+                    tuple(float(v) for v in scales.reshape(-1)),
+                    () if offsets is None else tuple(float(v) for v in offsets.reshape(-1)),
+                    dtype.byteorder != ">",  # stored little-endian: the bytes swapped
+                    dtype.kind == "i",
+                    names,
+                )
+        self._fast[skip] = plan
+        return plan
 
     def decode(
         self, table: npt.NDArray[np.uint16], *, skip: str | None = None

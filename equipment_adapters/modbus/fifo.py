@@ -96,6 +96,11 @@ class FifoReader:
         self._per_read = max(1, max_registers // fifo.record_registers)
         counter = fifo.sequence.encoding
         self._counter_order = (counter.swap.swaps_words, counter.swap.swaps_bytes)
+        self._counter_table = fifo.table
+        self._counter_address = fifo.sequence.address
+        self._counter_count = fifo.sequence.count
+        #: a counter in big-endian words, as most devices have it: decoded without a loop
+        self._counter_plain = not (counter.swap.swaps_words or counter.swap.swaps_bytes)
 
     def reset(self) -> None:
         """Forget the position: the next poll starts at the device's newest sample."""
@@ -132,10 +137,9 @@ class FifoReader:
         ``now`` is the monotonic time of the counter's reading (default: the clock before
         the request and after the answer).
         """
-        fifo = self.fifo
         result = FifoPoll()
         asked = time.monotonic() if now is None else now
-        counter = await read(fifo.table, fifo.sequence.address, fifo.sequence.count)
+        counter = await read(self._counter_table, self._counter_address, self._counter_count)
         answered = time.monotonic() if now is None else now
         result.reads += 1
         raw = self._counter_value(counter)
@@ -161,7 +165,7 @@ class FifoReader:
             slot = seq % self._capacity
             n = min(remaining, self._per_read, self._capacity - slot)
             parts.append(
-                await read(fifo.table, self._address + slot * self._width, n * self._width)
+                await read(self.fifo.table, self._address + slot * self._width, n * self._width)
             )
             result.reads += 1
             seq += n
@@ -175,9 +179,8 @@ class FifoReader:
                 flat = flat[: delivered * self._width]
         self.next_seq = head
         if delivered:
-            table = self._decoder.table(flat)
             result.chunk = FifoChunk(
-                first_seq=start, values=self._decoder.decode(table, skip="seq")
+                first_seq=start, values=self._decoder.decode_registers(flat, skip="seq")
             )
         return result
 
@@ -209,6 +212,8 @@ class FifoReader:
 
     def _counter_value(self, registers: list[int] | list[bool]) -> int:
         """The unsigned counter from its registers (validated uint16 or uint32)."""
+        if self._counter_plain and len(registers) == 2:
+            return (int(registers[0]) << 16) | int(registers[1])
         words, swap_bytes = self._counter_order
         regs = [int(r) for r in registers]
         if words:
