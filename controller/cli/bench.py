@@ -11,7 +11,6 @@ SUBCOMMANDS: tuple[str, ...] = (
     "controller.cli.bench_modbus",
     "controller.cli.bench_ble",
     "controller.cli.bench_panel_load",
-
     "controller.cli.bench_pipeline",
 )
 
