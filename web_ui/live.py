@@ -6,11 +6,18 @@ of the current set) and bumps a version. Browsers follow through :class:`FeedCur
 hands each one only what changed since its last frame, at most ``feed_hz`` frames a second.
 A slow browser therefore skips intermediate states instead of queueing them, and the bus
 never waits for the panel.
+
+The feed shares one event loop with the stations, so its cost must not grow with the
+number of browsers: each station's tile is encoded to JSON once per version (its
+snapshot part once per snapshot, since telemetry only moves the live velocity), the site,
+reps and full-trace frames once per version, and a browser's frame is a join of those
+bytes. What one more browser costs is a version check per station and a socket write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from collections import deque
@@ -110,6 +117,17 @@ class LiveStation:
     cue: dict[str, Any] | None = None
     last_trace_t: float | None = None
     reps_set_id: str | None = None  #: the set whose reps ``set_reps`` holds
+    # encoded once, handed to every browser (see the module docstring)
+    head_of: tuple[StationSnapshot, str | None] | None = None
+    head_json: bytes = b""  #: the snapshot's part of the tile, without its closing brace
+    cue_of: dict[str, Any] | None = None
+    cue_json: bytes = b"null"
+    tile_version: int = -1
+    tile_json: bytes = b""
+    reps_json_version: int = -1
+    reps_json: bytes = b""
+    trace_json_at: tuple[int, int] = (-1, -1)
+    trace_json: bytes = b""
 
 
 @dataclass(slots=True)
@@ -151,6 +169,8 @@ class LiveFloor:
         self.closed = False
         self.events = 0
         self.changes = 0  #: goes up at every change (feeds wait for it to move)
+        self._site_json_version = -1
+        self._site_json = b""
 
     # -- lifecycle (run by the panel runtime's task group) -------------------------------
 
@@ -427,29 +447,39 @@ class LiveFloor:
             live.last_trace_t = None
 
     def _telemetry(self, live: LiveStation, event: Telemetry) -> None:
+        """Every station's every batch passes here, so it is vectorised: only the points
+        kept for the trace (``trace_hz``) are differentiated and checked."""
         if event.channel not in (VELOCITY_CHANNEL, POSITION_CHANNEL) or not event.values:
             return
         values = np.asarray(event.values, dtype=np.float64)
+        n = values.size
         period = event.period if event.period > 0 else 1.0 / self.trace_hz
-        if event.channel == POSITION_CHANNEL:
-            if values.size < 2:
-                return
-            values = np.gradient(values, period)
         step = max(1, round((1.0 / self.trace_hz) / period))
-        times = event.t0 + period * np.arange(values.size)
+        index = np.arange(0, n, step)
+        if event.channel == POSITION_CHANNEL:
+            if n < 2:
+                return
+            # np.gradient (first order at the ends) at the kept points and the last one
+            lo = np.maximum(index - 1, 0)
+            hi = np.minimum(index + 1, n - 1)
+            kept_v = (values[hi] - values[lo]) / ((hi - lo) * period)
+            latest = float((values[-1] - values[-2]) / period)
+        else:
+            kept_v = values[index]
+            latest = float(values[-1])
+        times = event.t0 + period * index
         if live.last_trace_t is not None and times[0] < live.last_trace_t - 1.0:
             live.trace.clear()  # the device clock restarted (a reconnect): a new trace
             live.trace_epoch += 1
             live.trace_seq = 0
-        kept = 0
-        for t, v in zip(times[::step].tolist(), values[::step].tolist(), strict=True):
-            if math.isfinite(v):
-                live.trace.append((t, v))
-                kept += 1
+        finite = np.isfinite(kept_v)
+        if not finite.all():
+            times, kept_v = times[finite], kept_v[finite]
+        kept = int(kept_v.size)
         if kept:
+            live.trace.extend(zip(times.tolist(), kept_v.tolist(), strict=True))
             live.trace_seq += kept
-            live.last_trace_t = float(times[-1])
-            latest = float(values[-1])
+            live.last_trace_t = event.t0 + period * (n - 1)
             live.live_velocity_ms = round(latest, 2) if math.isfinite(latest) else None
             live.version += 1
 
@@ -503,15 +533,58 @@ class LiveFloor:
 
     def tile(self, live: LiveStation) -> dict[str, Any]:
         """One station as the floor's tile shows it (JSON)."""
+        value: dict[str, Any] = json.loads(self.tile_json(live))
+        return value
+
+    def tile_json(self, live: LiveStation) -> bytes:
+        """The tile encoded, once per version of the station, for every browser."""
+        if live.tile_version == live.version:
+            return live.tile_json
         snap = live.snapshot
-        out = snap.to_json()
-        out["state_label"] = STATE_LABELS.get(snap.state, snap.state.value)
-        out["athlete_name"] = self.names.get(snap.athlete_id or "", None)
-        out["zone_label"] = zone_label(snap.last_zone)
-        out["live_velocity_ms"] = live.live_velocity_ms
-        out["cue"] = live.cue
-        out["version"] = live.version
-        return out
+        name = self.names.get(snap.athlete_id or "", None)
+        head_of = (snap, name)
+        if live.head_of is None or live.head_of[0] is not snap or live.head_of[1] != name:
+            head = snap.to_json()
+            head["state_label"] = STATE_LABELS.get(snap.state, snap.state.value)
+            head["athlete_name"] = name
+            head["zone_label"] = zone_label(snap.last_zone)
+            live.head_json = _dumps(head)[:-1]
+            live.head_of = head_of
+        if live.cue is not live.cue_of:
+            live.cue_json = _dumps(live.cue)
+            live.cue_of = live.cue
+        live.tile_json = b"".join(
+            (
+                live.head_json,
+                b',"live_velocity_ms":',
+                _dumps(live.live_velocity_ms),
+                b',"cue":',
+                live.cue_json,
+                b',"version":',
+                str(live.version).encode(),
+                b"}",
+            )
+        )
+        live.tile_version = live.version
+        return live.tile_json
+
+    def tiles_json(self) -> bytes:
+        """Every station's tile, in floor order, as one JSON object ``{"stations": [...]}``."""
+        return b'{"stations":[' + b",".join(self.tile_json(x) for x in self.ordered()) + b"]}"
+
+    def station_json(self, live: LiveStation) -> bytes:
+        """One station with the reps of its current set and its live trace, as JSON."""
+        return b"".join(
+            (
+                b'{"station":',
+                self.tile_json(live),
+                b',"reps":',
+                _dumps(self.set_reps(live)),
+                b',"trace":',
+                _dumps(self.trace_points(live)),
+                b"}",
+            )
+        )
 
     def set_reps(self, live: LiveStation) -> list[dict[str, Any]]:
         return [{**r, "zone_label": zone_label(r["zone"])} for r in live.set_reps]
@@ -520,32 +593,45 @@ class LiveFloor:
         return [[round(t, 4), round(v, 4)] for t, v in live.trace]
 
     def frames(self, cursor: FeedCursor) -> list[tuple[str, dict[str, Any]]]:
-        """The feed frames that bring ``cursor`` up to date (and move it)."""
-        out: list[tuple[str, dict[str, Any]]] = []
-        changed = []
+        """The feed frames that bring ``cursor`` up to date (and move it), decoded."""
+        return [(name, json.loads(data)) for name, data in self.frames_json(cursor)]
+
+    def feed_bytes(self, cursor: FeedCursor) -> bytes:
+        """The server-sent events that bring ``cursor`` up to date (and move it); empty
+        when nothing changed."""
+        return b"".join(
+            b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
+            for name, data in self.frames_json(cursor)
+        )
+
+    def frames_json(self, cursor: FeedCursor) -> list[tuple[str, bytes]]:
+        """The feed frames that bring ``cursor`` up to date (and move it), encoded."""
+        out: list[tuple[str, bytes]] = []
+        changed: list[bytes] = []
+        versions = cursor.versions
         for live in self._for(cursor):
             sid = live.snapshot.station_id
-            if cursor.versions.get(sid) != live.version:
-                cursor.versions[sid] = live.version
-                changed.append(self.tile(live))
+            if versions.get(sid) != live.version:
+                versions[sid] = live.version
+                changed.append(self.tile_json(live))
         if changed:
-            out.append(("stations", {"stations": changed}))
+            out.append(("stations", b'{"stations":[' + b",".join(changed) + b"]}"))
         if cursor.site_version != self.site_version:
             cursor.site_version = self.site_version
-            out.append(
-                (
-                    "site",
-                    {
-                        "alerts": [
-                            {"code": a.code, "severity": a.severity.value, "message": a.message}
-                            for a in self.site_alerts.values()
-                        ]
-                    },
-                )
-            )
+            out.append(("site", self._site_frame()))
         if cursor.station_id is not None and cursor.station_id in self.stations:
             out.extend(self._station_frames(cursor, self.stations[cursor.station_id]))
         return out
+
+    def _site_frame(self) -> bytes:
+        if self._site_json_version != self.site_version:
+            alerts = [
+                {"code": a.code, "severity": a.severity.value, "message": a.message}
+                for a in self.site_alerts.values()
+            ]
+            self._site_json = _dumps({"alerts": alerts})
+            self._site_json_version = self.site_version
+        return self._site_json
 
     def _for(self, cursor: FeedCursor) -> Iterable[LiveStation]:
         if cursor.station_id is None:
@@ -553,30 +639,32 @@ class LiveFloor:
         live = self.stations.get(cursor.station_id)
         return [live] if live is not None else []
 
-    def _station_frames(
-        self, cursor: FeedCursor, live: LiveStation
-    ) -> list[tuple[str, dict[str, Any]]]:
+    def _station_frames(self, cursor: FeedCursor, live: LiveStation) -> list[tuple[str, bytes]]:
         sid = live.snapshot.station_id
-        out: list[tuple[str, dict[str, Any]]] = []
+        out: list[tuple[str, bytes]] = []
         epoch, seen = cursor.trace.get(sid, (-1, 0))
         if epoch != live.trace_epoch or seen > live.trace_seq:
-            points = self.trace_points(live)
-            out.append(("trace", {"station_id": sid, "reset": True, "points": points}))
+            at = (live.trace_epoch, live.trace_seq)
+            if live.trace_json_at != at:
+                points = self.trace_points(live)
+                live.trace_json = _dumps({"station_id": sid, "reset": True, "points": points})
+                live.trace_json_at = at
+            out.append(("trace", live.trace_json))
         elif live.trace_seq > seen:
             new = min(live.trace_seq - seen, len(live.trace))
-            tail = list(live.trace)[-new:]
-            out.append(
-                (
-                    "trace",
-                    {
-                        "station_id": sid,
-                        "reset": False,
-                        "points": [[round(t, 4), round(v, 4)] for t, v in tail],
-                    },
-                )
-            )
+            tail = [live.trace[i] for i in range(len(live.trace) - new, len(live.trace))]
+            points = [[round(t, 4), round(v, 4)] for t, v in tail]
+            out.append(("trace", _dumps({"station_id": sid, "reset": False, "points": points})))
         cursor.trace[sid] = (live.trace_epoch, live.trace_seq)
         if cursor.reps.get(sid) != live.reps_version:
             cursor.reps[sid] = live.reps_version
-            out.append(("reps", {"station_id": sid, "reps": self.set_reps(live)}))
+            if live.reps_json_version != live.reps_version:
+                live.reps_json = _dumps({"station_id": sid, "reps": self.set_reps(live)})
+                live.reps_json_version = live.reps_version
+            out.append(("reps", live.reps_json))
         return out
+
+
+def _dumps(data: Any) -> bytes:
+    """Compact JSON; NaN or infinity is a bug upstream, not something to send a browser."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
