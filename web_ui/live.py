@@ -25,8 +25,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from controller.bus import Subscription
 from controller.errors import BusOverflowError, NotFoundError, StoreError
 from controller.events import (
@@ -79,6 +77,9 @@ STATE_LABELS: Mapping[StationState, str] = {
     StationState.FAULT: "Fault: safe state",
     StationState.ESTOPPED: "E-STOPPED",
 }
+
+#: Events folded at most in one go: the stations share the loop with the panel.
+FOLD_SLICE = 256
 
 #: States in which nobody is at the station.
 _EMPTY = (StationState.IDLE, StationState.OFFLINE)
@@ -206,9 +207,14 @@ class LiveFloor:
         while True:
             first = await sub.get()
             self.apply(first)
-            for event in sub.drain(5000):
-                self.apply(event)
-            self._bump()
+            while True:
+                batch = sub.drain(FOLD_SLICE)
+                for event in batch:
+                    self.apply(event)
+                self._bump()
+                if len(batch) < FOLD_SLICE:
+                    break
+                await asyncio.sleep(0)  # a backlog is folded in slices: the stations go on
 
     async def resolve_names(self) -> None:
         """Look up display names of athletes as they appear (events carry only ids)."""
@@ -447,39 +453,42 @@ class LiveFloor:
             live.last_trace_t = None
 
     def _telemetry(self, live: LiveStation, event: Telemetry) -> None:
-        """Every station's every batch passes here, so it is vectorised: only the points
-        kept for the trace (``trace_hz``) are differentiated and checked."""
-        if event.channel not in (VELOCITY_CHANNEL, POSITION_CHANNEL) or not event.values:
+        """Every station's every batch passes here. A batch holds a few downsampled
+        values, so plain Python beats numpy's per-call cost; only the points kept for the
+        trace (``trace_hz``) are differentiated (as ``np.gradient`` would, first order at
+        the ends) and checked."""
+        values = event.values
+        n = len(values)
+        if event.channel not in (VELOCITY_CHANNEL, POSITION_CHANNEL) or not n:
             return
-        values = np.asarray(event.values, dtype=np.float64)
-        n = values.size
         period = event.period if event.period > 0 else 1.0 / self.trace_hz
         step = max(1, round((1.0 / self.trace_hz) / period))
-        index = np.arange(0, n, step)
+        t0 = event.t0
         if event.channel == POSITION_CHANNEL:
             if n < 2:
                 return
-            # np.gradient (first order at the ends) at the kept points and the last one
-            lo = np.maximum(index - 1, 0)
-            hi = np.minimum(index + 1, n - 1)
-            kept_v = (values[hi] - values[lo]) / ((hi - lo) * period)
-            latest = float((values[-1] - values[-2]) / period)
+            last = n - 1
+            points = [
+                (
+                    t0 + period * i,
+                    (values[min(i + 1, last)] - values[max(i - 1, 0)])
+                    / ((min(i + 1, last) - max(i - 1, 0)) * period),
+                )
+                for i in range(0, n, step)
+            ]
+            latest = (values[last] - values[last - 1]) / period
         else:
-            kept_v = values[index]
+            points = [(t0 + period * i, float(values[i])) for i in range(0, n, step)]
             latest = float(values[-1])
-        times = event.t0 + period * index
-        if live.last_trace_t is not None and times[0] < live.last_trace_t - 1.0:
+        if live.last_trace_t is not None and t0 < live.last_trace_t - 1.0:
             live.trace.clear()  # the device clock restarted (a reconnect): a new trace
             live.trace_epoch += 1
             live.trace_seq = 0
-        finite = np.isfinite(kept_v)
-        if not finite.all():
-            times, kept_v = times[finite], kept_v[finite]
-        kept = int(kept_v.size)
+        kept = [p for p in points if math.isfinite(p[1])]
         if kept:
-            live.trace.extend(zip(times.tolist(), kept_v.tolist(), strict=True))
-            live.trace_seq += kept
-            live.last_trace_t = event.t0 + period * (n - 1)
+            live.trace.extend(kept)
+            live.trace_seq += len(kept)
+            live.last_trace_t = t0 + period * (n - 1)
             live.live_velocity_ms = round(latest, 2) if math.isfinite(latest) else None
             live.version += 1
 
