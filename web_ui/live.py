@@ -80,6 +80,11 @@ STATE_LABELS: Mapping[StationState, str] = {
 
 #: Events folded at most in one go: the stations share the loop with the panel.
 FOLD_SLICE = 256
+#: How long the fold lets events gather after waking: at most this late on the pages.
+FOLD_EVERY_S = 0.02
+#: Telemetry the panel's subscription holds (a second of 100 stations at 20 batches/s):
+#: a fold that waits ``FOLD_EVERY_S`` must not lose trace points to the bus's bound.
+TELEMETRY_BOUND = 2048
 
 #: States in which nobody is at the station.
 _EMPTY = (StationState.IDLE, StationState.OFFLINE)
@@ -194,7 +199,9 @@ class LiveFloor:
     async def run(self) -> None:
         """Follow the bus until cancelled; resubscribe if the bus ever cuts us off."""
         while True:
-            sub = self.gym.bus.subscribe("panel", reliable_bound=50_000)
+            sub = self.gym.bus.subscribe(
+                "panel", reliable_bound=50_000, latest_bound=TELEMETRY_BOUND
+            )
             try:
                 self.seed()
                 await self._follow(sub)
@@ -207,6 +214,9 @@ class LiveFloor:
         while True:
             first = await sub.get()
             self.apply(first)
+            # what comes meanwhile is folded in one wake-up, not one per event (the stations'
+            # telemetry alone is thousands a second); browsers sample at feed_hz anyway
+            await asyncio.sleep(FOLD_EVERY_S)
             while True:
                 batch = sub.drain(FOLD_SLICE)
                 for event in batch:

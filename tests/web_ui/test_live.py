@@ -15,7 +15,7 @@ from controller.service import POSITION_CHANNEL
 from equipment_adapters.base import CueColour
 from equipment_adapters.emulators.athlete import DEMO_ATHLETES
 from tests.controller.polling import eventually
-from web_ui.live import FeedCursor
+from web_ui.live import TELEMETRY_BOUND, FeedCursor
 
 from .conftest import Site
 from .seed import add_athletes
@@ -139,7 +139,7 @@ async def test_a_flood_of_telemetry_never_blocks_and_keeps_the_newest(site: Site
             )
         )
     panel = next(s for s in site.bus.subscriptions if s.name == "panel")
-    assert panel.backlog <= 256
+    assert panel.backlog <= TELEMETRY_BOUND
     assert panel.dropped > 0
     await settle(site)
     live = site.runtime.live.get("rack-1")
