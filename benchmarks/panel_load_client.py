@@ -4,8 +4,9 @@ It runs in its own process (``python -m benchmarks.panel_load_client``), so that
 never shares the controller's event loop. It reads its settings as one JSON object on
 stdin (the credentials stay off the command line), then:
 
-1. signs in once over ``/api/v1/auth/login`` for the viewers that use a web session, and
-   learns the athletes' ids for the API mix;
+1. signs in once over ``/api/v1/auth/login`` for the viewers that use a web session,
+   learns the athletes' ids for the API mix, and requests each endpoint once (FastAPI
+   builds a router's route table on its first request: a one-off, not load);
 2. opens ``viewers`` server-sent-event streams on ``/api/v1/feed``: half on the floor feed,
    half on a station's feed (``?station=``), alternately with the API token (Bearer) and
    the session cookie; a stream that ends (a station feed ends with its session) is opened
@@ -171,6 +172,9 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
         body = listed.json()
         rows = body.get("athletes", body) if isinstance(body, dict) else body
         athletes = [str(a["id"]) for a in rows][:50] or ["none"]
+        for endpoint in ENDPOINTS:  # the server's first request of a route is no steady state
+            path = endpoint.format(station=settings.stations[0], athlete=athletes[0])
+            (await login.get(path, headers=bearer)).raise_for_status()
     viewers: list[Viewer] = []
     for i in range(settings.viewers):
         station = settings.stations[(i // 2) % len(settings.stations)]

@@ -6,19 +6,24 @@ of the current set) and bumps a version. Browsers follow through :class:`FeedCur
 hands each one only what changed since its last frame, at most ``feed_hz`` frames a second.
 A slow browser therefore skips intermediate states instead of queueing them, and the bus
 never waits for the panel.
+
+The feed shares one event loop with the stations, so its cost must not grow with the
+number of browsers: each station's tile is encoded to JSON once per version (its
+snapshot part once per snapshot, since telemetry only moves the live velocity), the site,
+reps and full-trace frames once per version, and a browser's frame is a join of those
+bytes. What one more browser costs is a version check per station and a socket write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import numpy as np
 
 from controller.bus import Subscription
 from controller.errors import BusOverflowError, NotFoundError, StoreError
@@ -73,6 +78,14 @@ STATE_LABELS: Mapping[StationState, str] = {
     StationState.ESTOPPED: "E-STOPPED",
 }
 
+#: Events folded at most in one go: the stations share the loop with the panel.
+FOLD_SLICE = 256
+#: How long the fold lets events gather after waking: at most this late on the pages.
+FOLD_EVERY_S = 0.02
+#: Telemetry the panel's subscription holds (a second of 100 stations at 20 batches/s):
+#: a fold that waits ``FOLD_EVERY_S`` must not lose trace points to the bus's bound.
+TELEMETRY_BOUND = 2048
+
 #: States in which nobody is at the station.
 _EMPTY = (StationState.IDLE, StationState.OFFLINE)
 _LOAD_DECISIONS = frozenset(
@@ -110,6 +123,17 @@ class LiveStation:
     cue: dict[str, Any] | None = None
     last_trace_t: float | None = None
     reps_set_id: str | None = None  #: the set whose reps ``set_reps`` holds
+    # encoded once, handed to every browser (see the module docstring)
+    head_of: tuple[StationSnapshot, str | None] | None = None
+    head_json: bytes = b""  #: the snapshot's part of the tile, without its closing brace
+    cue_of: dict[str, Any] | None = None
+    cue_json: bytes = b"null"
+    tile_version: int = -1
+    tile_json: bytes = b""
+    reps_json_version: int = -1
+    reps_json: bytes = b""
+    trace_json_at: tuple[int, int] = (-1, -1)
+    trace_json: bytes = b""
 
 
 @dataclass(slots=True)
@@ -151,6 +175,8 @@ class LiveFloor:
         self.closed = False
         self.events = 0
         self.changes = 0  #: goes up at every change (feeds wait for it to move)
+        self._site_json_version = -1
+        self._site_json = b""
 
     # -- lifecycle (run by the panel runtime's task group) -------------------------------
 
@@ -173,7 +199,9 @@ class LiveFloor:
     async def run(self) -> None:
         """Follow the bus until cancelled; resubscribe if the bus ever cuts us off."""
         while True:
-            sub = self.gym.bus.subscribe("panel", reliable_bound=50_000)
+            sub = self.gym.bus.subscribe(
+                "panel", reliable_bound=50_000, latest_bound=TELEMETRY_BOUND
+            )
             try:
                 self.seed()
                 await self._follow(sub)
@@ -186,9 +214,17 @@ class LiveFloor:
         while True:
             first = await sub.get()
             self.apply(first)
-            for event in sub.drain(5000):
-                self.apply(event)
-            self._bump()
+            # what comes meanwhile is folded in one wake-up, not one per event (the stations'
+            # telemetry alone is thousands a second); browsers sample at feed_hz anyway
+            await asyncio.sleep(FOLD_EVERY_S)
+            while True:
+                batch = sub.drain(FOLD_SLICE)
+                for event in batch:
+                    self.apply(event)
+                self._bump()
+                if len(batch) < FOLD_SLICE:
+                    break
+                await asyncio.sleep(0)  # a backlog is folded in slices: the stations go on
 
     async def resolve_names(self) -> None:
         """Look up display names of athletes as they appear (events carry only ids)."""
@@ -427,29 +463,42 @@ class LiveFloor:
             live.last_trace_t = None
 
     def _telemetry(self, live: LiveStation, event: Telemetry) -> None:
-        if event.channel not in (VELOCITY_CHANNEL, POSITION_CHANNEL) or not event.values:
+        """Every station's every batch passes here. A batch holds a few downsampled
+        values, so plain Python beats numpy's per-call cost; only the points kept for the
+        trace (``trace_hz``) are differentiated (as ``np.gradient`` would, first order at
+        the ends) and checked."""
+        values = event.values
+        n = len(values)
+        if event.channel not in (VELOCITY_CHANNEL, POSITION_CHANNEL) or not n:
             return
-        values = np.asarray(event.values, dtype=np.float64)
         period = event.period if event.period > 0 else 1.0 / self.trace_hz
-        if event.channel == POSITION_CHANNEL:
-            if values.size < 2:
-                return
-            values = np.gradient(values, period)
         step = max(1, round((1.0 / self.trace_hz) / period))
-        times = event.t0 + period * np.arange(values.size)
-        if live.last_trace_t is not None and times[0] < live.last_trace_t - 1.0:
+        t0 = event.t0
+        if event.channel == POSITION_CHANNEL:
+            if n < 2:
+                return
+            last = n - 1
+            points = [
+                (
+                    t0 + period * i,
+                    (values[min(i + 1, last)] - values[max(i - 1, 0)])
+                    / ((min(i + 1, last) - max(i - 1, 0)) * period),
+                )
+                for i in range(0, n, step)
+            ]
+            latest = (values[last] - values[last - 1]) / period
+        else:
+            points = [(t0 + period * i, float(values[i])) for i in range(0, n, step)]
+            latest = float(values[-1])
+        if live.last_trace_t is not None and t0 < live.last_trace_t - 1.0:
             live.trace.clear()  # the device clock restarted (a reconnect): a new trace
             live.trace_epoch += 1
             live.trace_seq = 0
-        kept = 0
-        for t, v in zip(times[::step].tolist(), values[::step].tolist(), strict=True):
-            if math.isfinite(v):
-                live.trace.append((t, v))
-                kept += 1
+        kept = [p for p in points if math.isfinite(p[1])]
         if kept:
-            live.trace_seq += kept
-            live.last_trace_t = float(times[-1])
-            latest = float(values[-1])
+            live.trace.extend(kept)
+            live.trace_seq += len(kept)
+            live.last_trace_t = t0 + period * (n - 1)
             live.live_velocity_ms = round(latest, 2) if math.isfinite(latest) else None
             live.version += 1
 
@@ -503,15 +552,58 @@ class LiveFloor:
 
     def tile(self, live: LiveStation) -> dict[str, Any]:
         """One station as the floor's tile shows it (JSON)."""
+        value: dict[str, Any] = json.loads(self.tile_json(live))
+        return value
+
+    def tile_json(self, live: LiveStation) -> bytes:
+        """The tile encoded, once per version of the station, for every browser."""
+        if live.tile_version == live.version:
+            return live.tile_json
         snap = live.snapshot
-        out = snap.to_json()
-        out["state_label"] = STATE_LABELS.get(snap.state, snap.state.value)
-        out["athlete_name"] = self.names.get(snap.athlete_id or "", None)
-        out["zone_label"] = zone_label(snap.last_zone)
-        out["live_velocity_ms"] = live.live_velocity_ms
-        out["cue"] = live.cue
-        out["version"] = live.version
-        return out
+        name = self.names.get(snap.athlete_id or "", None)
+        head_of = (snap, name)
+        if live.head_of is None or live.head_of[0] is not snap or live.head_of[1] != name:
+            head = snap.to_json()
+            head["state_label"] = STATE_LABELS.get(snap.state, snap.state.value)
+            head["athlete_name"] = name
+            head["zone_label"] = zone_label(snap.last_zone)
+            live.head_json = _dumps(head)[:-1]
+            live.head_of = head_of
+        if live.cue is not live.cue_of:
+            live.cue_json = _dumps(live.cue)
+            live.cue_of = live.cue
+        live.tile_json = b"".join(
+            (
+                live.head_json,
+                b',"live_velocity_ms":',
+                _dumps(live.live_velocity_ms),
+                b',"cue":',
+                live.cue_json,
+                b',"version":',
+                str(live.version).encode(),
+                b"}",
+            )
+        )
+        live.tile_version = live.version
+        return live.tile_json
+
+    def tiles_json(self) -> bytes:
+        """Every station's tile, in floor order, as one JSON object ``{"stations": [...]}``."""
+        return b'{"stations":[' + b",".join(self.tile_json(x) for x in self.ordered()) + b"]}"
+
+    def station_json(self, live: LiveStation) -> bytes:
+        """One station with the reps of its current set and its live trace, as JSON."""
+        return b"".join(
+            (
+                b'{"station":',
+                self.tile_json(live),
+                b',"reps":',
+                _dumps(self.set_reps(live)),
+                b',"trace":',
+                _dumps(self.trace_points(live)),
+                b"}",
+            )
+        )
 
     def set_reps(self, live: LiveStation) -> list[dict[str, Any]]:
         return [{**r, "zone_label": zone_label(r["zone"])} for r in live.set_reps]
@@ -520,32 +612,45 @@ class LiveFloor:
         return [[round(t, 4), round(v, 4)] for t, v in live.trace]
 
     def frames(self, cursor: FeedCursor) -> list[tuple[str, dict[str, Any]]]:
-        """The feed frames that bring ``cursor`` up to date (and move it)."""
-        out: list[tuple[str, dict[str, Any]]] = []
-        changed = []
+        """The feed frames that bring ``cursor`` up to date (and move it), decoded."""
+        return [(name, json.loads(data)) for name, data in self.frames_json(cursor)]
+
+    def feed_bytes(self, cursor: FeedCursor) -> bytes:
+        """The server-sent events that bring ``cursor`` up to date (and move it); empty
+        when nothing changed."""
+        return b"".join(
+            b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
+            for name, data in self.frames_json(cursor)
+        )
+
+    def frames_json(self, cursor: FeedCursor) -> list[tuple[str, bytes]]:
+        """The feed frames that bring ``cursor`` up to date (and move it), encoded."""
+        out: list[tuple[str, bytes]] = []
+        changed: list[bytes] = []
+        versions = cursor.versions
         for live in self._for(cursor):
             sid = live.snapshot.station_id
-            if cursor.versions.get(sid) != live.version:
-                cursor.versions[sid] = live.version
-                changed.append(self.tile(live))
+            if versions.get(sid) != live.version:
+                versions[sid] = live.version
+                changed.append(self.tile_json(live))
         if changed:
-            out.append(("stations", {"stations": changed}))
+            out.append(("stations", b'{"stations":[' + b",".join(changed) + b"]}"))
         if cursor.site_version != self.site_version:
             cursor.site_version = self.site_version
-            out.append(
-                (
-                    "site",
-                    {
-                        "alerts": [
-                            {"code": a.code, "severity": a.severity.value, "message": a.message}
-                            for a in self.site_alerts.values()
-                        ]
-                    },
-                )
-            )
+            out.append(("site", self._site_frame()))
         if cursor.station_id is not None and cursor.station_id in self.stations:
             out.extend(self._station_frames(cursor, self.stations[cursor.station_id]))
         return out
+
+    def _site_frame(self) -> bytes:
+        if self._site_json_version != self.site_version:
+            alerts = [
+                {"code": a.code, "severity": a.severity.value, "message": a.message}
+                for a in self.site_alerts.values()
+            ]
+            self._site_json = _dumps({"alerts": alerts})
+            self._site_json_version = self.site_version
+        return self._site_json
 
     def _for(self, cursor: FeedCursor) -> Iterable[LiveStation]:
         if cursor.station_id is None:
@@ -553,30 +658,32 @@ class LiveFloor:
         live = self.stations.get(cursor.station_id)
         return [live] if live is not None else []
 
-    def _station_frames(
-        self, cursor: FeedCursor, live: LiveStation
-    ) -> list[tuple[str, dict[str, Any]]]:
+    def _station_frames(self, cursor: FeedCursor, live: LiveStation) -> list[tuple[str, bytes]]:
         sid = live.snapshot.station_id
-        out: list[tuple[str, dict[str, Any]]] = []
+        out: list[tuple[str, bytes]] = []
         epoch, seen = cursor.trace.get(sid, (-1, 0))
         if epoch != live.trace_epoch or seen > live.trace_seq:
-            points = self.trace_points(live)
-            out.append(("trace", {"station_id": sid, "reset": True, "points": points}))
+            at = (live.trace_epoch, live.trace_seq)
+            if live.trace_json_at != at:
+                points = self.trace_points(live)
+                live.trace_json = _dumps({"station_id": sid, "reset": True, "points": points})
+                live.trace_json_at = at
+            out.append(("trace", live.trace_json))
         elif live.trace_seq > seen:
             new = min(live.trace_seq - seen, len(live.trace))
-            tail = list(live.trace)[-new:]
-            out.append(
-                (
-                    "trace",
-                    {
-                        "station_id": sid,
-                        "reset": False,
-                        "points": [[round(t, 4), round(v, 4)] for t, v in tail],
-                    },
-                )
-            )
+            tail = [live.trace[i] for i in range(len(live.trace) - new, len(live.trace))]
+            points = [[round(t, 4), round(v, 4)] for t, v in tail]
+            out.append(("trace", _dumps({"station_id": sid, "reset": False, "points": points})))
         cursor.trace[sid] = (live.trace_epoch, live.trace_seq)
         if cursor.reps.get(sid) != live.reps_version:
             cursor.reps[sid] = live.reps_version
-            out.append(("reps", {"station_id": sid, "reps": self.set_reps(live)}))
+            if live.reps_json_version != live.reps_version:
+                live.reps_json = _dumps({"station_id": sid, "reps": self.set_reps(live)})
+                live.reps_json_version = live.reps_version
+            out.append(("reps", live.reps_json))
         return out
+
+
+def _dumps(data: Any) -> bytes:
+    """Compact JSON; NaN or infinity is a bug upstream, not something to send a browser."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()

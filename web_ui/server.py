@@ -61,6 +61,7 @@ class PanelServer:
         self._config = uvicorn.Config(
             app,
             lifespan="on",
+            http="httptools",  # the C parser: the panel shares the stations' loop
             log_config=None,
             access_log=False,
             ssl_certfile=ssl_certfile,

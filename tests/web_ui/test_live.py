@@ -4,6 +4,7 @@ what changed."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from controller.service import POSITION_CHANNEL
 from equipment_adapters.base import CueColour
 from equipment_adapters.emulators.athlete import DEMO_ATHLETES
 from tests.controller.polling import eventually
-from web_ui.live import FeedCursor
+from web_ui.live import TELEMETRY_BOUND, FeedCursor
 
 from .conftest import Site
 from .seed import add_athletes
@@ -138,7 +139,7 @@ async def test_a_flood_of_telemetry_never_blocks_and_keeps_the_newest(site: Site
             )
         )
     panel = next(s for s in site.bus.subscriptions if s.name == "panel")
-    assert panel.backlog <= 256
+    assert panel.backlog <= TELEMETRY_BOUND
     assert panel.dropped > 0
     await settle(site)
     live = site.runtime.live.get("rack-1")
@@ -169,3 +170,67 @@ async def test_a_new_set_shows_its_number_before_its_first_rep(site: Site) -> No
     tile = live.tile(live.get("rack-1"))
     assert (tile["set_index"], tile["reps"], tile["target_reps"]) == (1, 0, 4)
     await second
+
+
+@pytest.mark.parametrize("channel", [POSITION_CHANNEL, "velocity"])
+async def test_the_trace_keeps_what_numpy_would(site: Site, channel: str) -> None:
+    """The fold is plain Python for speed; numpy's gradient and thinning are its oracle."""
+    live = site.runtime.live
+    rng = np.random.default_rng(7)
+    period, t0, expected = 0.001, 5.0, []
+    for size in (2, 3, 7, 50, 53):
+        values = rng.normal(size=size)
+        values[rng.integers(size)] = np.nan if size > 3 else values[0]
+        site.bus.publish(
+            Telemetry(
+                station_id="rack-2",
+                device_id="d",
+                channel=channel,
+                unit="m",
+                t0=t0,
+                period=period,
+                values=tuple(values.tolist()),
+            )
+        )
+        speeds = np.gradient(values, period) if channel == POSITION_CHANNEL else values
+        step = round((1.0 / live.trace_hz) / period)
+        times = t0 + period * np.arange(size)
+        expected += [
+            (t, v) for t, v in zip(times[::step], speeds[::step], strict=True) if np.isfinite(v)
+        ]
+        t0 += period * size
+    await settle(site)
+    got = list(live.get("rack-2").trace)
+    assert len(got) == len(expected)
+    assert np.allclose(np.array(got), np.array(expected), rtol=1e-12, atol=0)
+    assert live.get("rack-2").live_velocity_ms == pytest.approx(round(float(speeds[-1]), 2))
+
+
+async def test_the_encoded_tile_follows_every_change(site: Site) -> None:
+    """Tiles are encoded once per version and shared: each change must show in them."""
+    live = site.runtime.live
+    station = live.get("rack-1")
+    first = live.tile_json(station)
+    assert live.tile_json(station) is first  # cached while nothing changes
+    (athlete,) = await add_athletes(site.store, [DEMO_ATHLETES[0]])
+    await site.gym.check_in("rack-1", athlete.athlete_id, by="test")
+    await settle(site)
+    await eventually(lambda: live.tile(station)["athlete_name"] == athlete.name)
+    site.bus.publish(
+        Telemetry(
+            station_id="rack-1",
+            device_id="d",
+            channel="velocity",
+            unit="m/s",
+            t0=0.0,
+            period=0.02,
+            values=(0.1, 0.25),
+        )
+    )
+    await settle(site)
+    tile = live.tile(station)
+    assert tile["live_velocity_ms"] == 0.25
+    assert tile["version"] == station.version
+    fresh = station.snapshot.to_json()
+    assert {k: tile[k] for k in fresh} == json.loads(json.dumps(fresh))
+    assert json.loads(live.tiles_json())["stations"][0] == tile

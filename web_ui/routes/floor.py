@@ -82,32 +82,27 @@ async def station_page(
 # -- JSON API ---------------------------------------------------------------------------
 
 
-@router.get("/api/v1/stations", tags=["stations"])
+@router.get("/api/v1/stations", tags=["stations"], response_model=dict[str, Any])
 async def list_stations(
     request: Request,
     principal: CanViewFloor,
-) -> dict[str, Any]:
+) -> Response:
     """Every station as the floor shows it (state, athlete, set, last rep, load, alerts)."""
     del principal
-    rt = runtime(request)
-    return {"stations": [rt.live.tile(live) for live in rt.live.ordered()]}
+    # the tiles the live feed has encoded already (a poll costs a join, not an encode)
+    return Response(runtime(request).live.tiles_json(), media_type="application/json")
 
 
-@router.get("/api/v1/stations/{station_id}", tags=["stations"])
+@router.get("/api/v1/stations/{station_id}", tags=["stations"], response_model=dict[str, Any])
 async def get_station(
     request: Request,
     principal: CanViewFloor,
     station_id: str,
-) -> dict[str, Any]:
+) -> Response:
     """One station with the reps of its current set and its live velocity trace."""
     del principal
-    rt = runtime(request)
-    live = rt.live.get(station_id)
-    return {
-        "station": rt.live.tile(live),
-        "reps": rt.live.set_reps(live),
-        "trace": rt.live.trace_points(live),
-    }
+    live = runtime(request).live
+    return Response(live.station_json(live.get(station_id)), media_type="application/json")
 
 
 class EstopBody(BaseModel):
@@ -298,8 +293,9 @@ async def check_out(
 # -- live feed ----------------------------------------------------------------------------
 
 
-def _sse(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
+def _sse(name: str, data: dict[str, Any]) -> bytes:
+    body = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return f"event: {name}\ndata: {body}\n\n".encode()
 
 
 @router.get(
@@ -334,22 +330,22 @@ async def feed(
 
 async def _stream(
     request: Request, rt: PanelRuntime, cursor: FeedCursor, kind: str
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     live = rt.live
     interval = 1.0 / rt.settings.feed_hz
     rt.metrics.viewers[kind] += 1
     try:
-        yield "retry: 2000\n\n"
+        yield b"retry: 2000\n\n"
         last_sent = last_auth = time.monotonic()
         while not live.closed:
             since = live.changes
-            frames = live.frames(cursor)
+            frames = live.feed_bytes(cursor)  # shared, already encoded parts joined
             now = time.monotonic()
             if frames:
-                yield "".join(_sse(name, data) for name, data in frames)
+                yield frames
                 last_sent = now
             elif now - last_sent >= KEEPALIVE_S:
-                yield ": keep-alive\n\n"
+                yield b": keep-alive\n\n"
                 last_sent = now
             if now - last_auth >= REAUTH_EVERY_S:
                 last_auth = now
