@@ -181,6 +181,7 @@ async def in_order_after(
     return want, got()
 
 
+@pytest.mark.slow
 async def test_a_broker_down_for_a_minute_loses_no_rep_set_or_decision(
     tmp_path: Path, mosquitto_factory: MosquittoFactory
 ) -> None:
