@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from controller.config import SafetyConfig
 from controller.cues import BLANK, Cue, CueKind, confirm_load_cue, estop_cue, fault_cue
@@ -747,6 +747,16 @@ class Envelope:
 Publish = Callable[[Event], None]
 
 
+def _keep_cancelled(task: asyncio.Task[Any] | None, before: int, error: BaseException) -> None:
+    """The drive's task was cancelled while a device command ran, and the library under the
+    adapter turned the cancellation into its own error (pymodbus makes it a lost
+    connection): stay cancelled. Swallowed, the drive would never stop, and on Python 3.11
+    every ``asyncio.timeout`` of its loop would then take the pending cancellation for its
+    own expiry (a livelock that held a site's shutdown forever)."""
+    if task is not None and task.cancelling() > before:
+        raise asyncio.CancelledError() from error
+
+
 class ResistanceDrive:
     """A station's drive: the envelope plus the one task that talks to its devices.
 
@@ -1125,6 +1135,8 @@ class ResistanceDrive:
                     await self._wake.wait()
 
     async def _apply(self, adapter: Adapter, command: Command) -> None:
+        task = asyncio.current_task()
+        cancelling = task.cancelling() if task is not None else 0
         try:
             async with asyncio.timeout(self.apply_timeout_s):
                 await adapter.apply(command)
@@ -1132,8 +1144,10 @@ class ResistanceDrive:
             if isinstance(command, SetLoad) and adapter is self.actuator and self.envelope:
                 self.envelope.acknowledge(command.value, at=self.clock())
         except (DeviceError, TimeoutError) as exc:
+            _keep_cancelled(task, cancelling, exc)
             self._failed(adapter, command, str(exc) or "no answer in time")
         except Exception as exc:  # an adapter's bug must not take the station's safety down
+            _keep_cancelled(task, cancelling, exc)
             log.exception("station %s: %s raised", self.station_id, adapter.device_id)
             self._failed(adapter, command, f"adapter error {type(exc).__name__}: {exc}")
 

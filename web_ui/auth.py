@@ -25,6 +25,7 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -97,20 +98,30 @@ class Principal:
 @dataclass(frozen=True, slots=True)
 class _Cached:
     principal: Principal
-    fetched: float
-    created: float
-    expires: float
+    fetched: float  #: monotonic: the cache's age must not follow wall-clock jumps
+    created: float  #: wall clock, as stored
+    expires: float  #: wall clock, as stored
 
 
 class Authenticator:
     """Sessions and tokens over the store (writes through its writer, reads its reader)."""
 
-    def __init__(self, store: Store, settings: PanelSettings, *, cache_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: PanelSettings,
+        *,
+        cache_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.cache_s = cache_s
+        #: ages (the cache, the touch throttle) use this monotonic clock; expiries stored in
+        #: the database are wall-clock times, compared with ``time.time()``
+        self.clock = clock
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
-        self._touched: dict[str, float] = {}
+        self._touched: dict[str, float] = {}  #: monotonic time of the last touch
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -155,8 +166,9 @@ class Authenticator:
     async def from_session(self, secret: str) -> Principal | None:
         session_hash = hash_secret(secret)
         now = time.time()
+        age_now = self.clock()
         cached = self._cache.get(session_hash)
-        if cached is None or now - cached.fetched > self.cache_s:
+        if cached is None or age_now - cached.fetched > self.cache_s:
             try:
                 row = await self.store.reader.web_session(session_hash)
             except NotFoundError:
@@ -174,7 +186,7 @@ class Authenticator:
                     csrf_hash=row["csrf_hash"],
                     csrf_token=csrf_for(secret),
                 ),
-                now,
+                age_now,
                 float(row["created"]),
                 float(row["expires"]),
             )
@@ -187,9 +199,11 @@ class Authenticator:
 
     def _touch(self, session_hash: str, now: float) -> None:
         """Slide the idle expiry, at most once a minute per session (a queued write)."""
-        if now - self._touched.get(session_hash, 0.0) < TOUCH_EVERY_S:
+        tick = self.clock()
+        last = self._touched.get(session_hash)
+        if last is not None and tick - last < TOUCH_EVERY_S:
             return
-        self._touched[session_hash] = now
+        self._touched[session_hash] = tick
         expires = now + self.settings.session_idle_s
         self.store.writer.write(
             Sql(
@@ -212,8 +226,9 @@ class Authenticator:
         token_hash = hash_secret(token)
         key = "t:" + token_hash
         now = time.time()
+        age_now = self.clock()
         cached = self._cache.get(key)
-        if cached is None or now - cached.fetched > self.cache_s:
+        if cached is None or age_now - cached.fetched > self.cache_s:
             try:
                 row = await self.store.reader.api_token(token_hash)
             except NotFoundError:
@@ -230,7 +245,7 @@ class Authenticator:
                     via="token",
                     token_id=int(row["id"]),
                 ),
-                now,
+                age_now,
                 float(row["created"]),
                 expires,
             )

@@ -99,6 +99,29 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class _Delivered(asyncio.CancelledError):
+    """The task was cancelled, and the message it was publishing went out all the same."""
+
+
+async def _publish(
+    client: aiomqtt.Client, topic: str, payload: bytes, qos: int, retain: bool
+) -> None:
+    """``client.publish`` that never loses a cancellation.
+
+    aiomqtt waits for the broker's acknowledgement with ``asyncio.wait_for``, which on
+    Python 3.11 returns the result and drops a cancellation that arrives at the moment the
+    acknowledgement does. The publishing task then ran on, "cancelling" but never cancelled
+    again, and the bridge's shutdown waited for it forever (``gymctl run`` ignoring SIGINT
+    once in a few runs). A cancellation seen after the publish is raised here: as
+    :class:`_Delivered` (a ``CancelledError``), since the message did go out.
+    """
+    task = asyncio.current_task()
+    before = task.cancelling() if task is not None else 0
+    await client.publish(topic, payload, qos=qos, retain=retain)
+    if task is not None and task.cancelling() > before:
+        raise _Delivered()
+
+
 class MqttBridge:
     """The site's MQTT client; an async context manager running until it is left."""
 
@@ -353,9 +376,12 @@ class MqttBridge:
             while self._outbox:
                 message = self._outbox.popleft()
                 try:
-                    await client.publish(
-                        message.topic, message.payload, qos=message.qos, retain=message.retain
+                    await _publish(
+                        client, message.topic, message.payload, message.qos, message.retain
                     )
+                except _Delivered:
+                    self.published += 1  # gone out, then the task stops
+                    raise
                 except BaseException:
                     self._outbox.appendleft(message)  # not acknowledged: it goes out again
                     raise
@@ -366,7 +392,7 @@ class MqttBridge:
             if republish_states:  # the broker may have lost its retained messages
                 republish_states = False
                 for message in list(self._last_state.values()):
-                    await client.publish(message.topic, message.payload, qos=1, retain=True)
+                    await _publish(client, message.topic, message.payload, 1, True)
             self._ready.clear()
             if not self._outbox:
                 self._empty.set()
@@ -387,7 +413,7 @@ class MqttBridge:
                     boot=self.boot,
                 )
                 if message is not None:
-                    await client.publish(message.topic, message.payload, qos=0)
+                    await _publish(client, message.topic, message.payload, 0, False)
 
     # -- in: commands ---------------------------------------------------------------------
 

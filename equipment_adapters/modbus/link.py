@@ -162,6 +162,8 @@ class ModbusLink:
             ) from exc
         except ConnectionException as exc:
             self.stats.failures += 1
+            if task is not None and task.cancelling() > cancelling:
+                raise asyncio.CancelledError() from exc  # pymodbus's lost connection on cancel
             raise DeviceUnavailableError(
                 f"connection to {self.endpoint} lost", device_id=self.name
             ) from exc

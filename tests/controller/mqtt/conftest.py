@@ -43,6 +43,7 @@ class Mosquitto:
     acl: str | None = None
     tls: tuple[Path, Path, Path] | None = None  # ca, cert, key
     persistent: bool = False
+    extra: tuple[str, ...] = ()  #: further lines of mosquitto.conf
     process: subprocess.Popen[bytes] | None = None
 
     host = "127.0.0.1"
@@ -81,6 +82,7 @@ class Mosquitto:
                 f"persistence_location {self.directory}/",
                 "autosave_interval 1",
             ]
+        lines += self.extra
         config = self.directory / "mosquitto.conf"
         config.write_text("\n".join(lines) + "\n")
         return config
