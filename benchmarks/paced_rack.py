@@ -25,34 +25,12 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
-import numpy as np
-import numpy.typing as npt
-
-from benchmarks.traces import Script
-from equipment_adapters.base import (
-    Adapter,
-    BatchSink,
-    Capabilities,
-    Command,
-    EnterSafeState,
-    EquipmentKind,
-    EventSink,
-    LinkState,
-    LoadRange,
-    LoadUnit,
-    ModeKind,
-    SetLoad,
-    ShowCue,
-)
+from benchmarks.script_rack import ORIGIN_M, ScriptRack
+from equipment_adapters.base import BatchSink, Command, EventSink, LinkState, ShowCue
 from equipment_adapters.batch import Channel, SampleBatch
 from equipment_adapters.emulators.athlete import SimulatedAthlete
-from equipment_adapters.errors import DeviceUnavailableError
 
-ORIGIN_M = 0.25  #: the bar's lowest point above the rack's zero, m
-MAX_REPS = 30
 #: a rep's cue that has not reached the display in this long is given up (not shown)
 PENDING_TIMEOUT_S = 5.0
 
@@ -83,8 +61,10 @@ class StationProbe:
                 self.rep_to_cue_s.append(now - received)
 
 
-class PacedRack(Adapter):
+class PacedRack(ScriptRack):
     """A one-sided 1 kHz rack with an athlete on it, in real time; see the module docstring."""
+
+    task_prefix = "paced-rack"
 
     def __init__(
         self,
@@ -99,92 +79,40 @@ class PacedRack(Adapter):
         max_kg: float = 220.0,
         phase_s: float = 0.0,
     ) -> None:
-        super().__init__(device_id=device_id, on_batch=on_batch, on_event=on_event)
-        self.athlete = athlete
+        super().__init__(
+            device_id,
+            on_batch=on_batch,
+            on_event=on_event,
+            athlete=athlete,
+            model="paced rack (load benchmark)",
+            rate_hz=rate_hz,
+            max_kg=max_kg,
+        )
         self.probe = probe
-        self.rate_hz = rate_hz
         self.batch_s = batch_s
         self.phase_s = phase_s
-        self._capabilities = Capabilities(
-            kind=EquipmentKind.RACK,
-            model="paced rack (load benchmark)",
-            channels=frozenset({Channel.POSITION}),
-            load=LoadRange(LoadUnit.KG, 0.0, max_kg, 0.5, 1000.0),
-            modes=frozenset({ModeKind.STANDARD, ModeKind.SPOTTER, ModeKind.ECCENTRIC}),
-            cue_display=True,
-            sides=1,
-        )
-        self.load = 0.0
         self.reps_lifted = 0
-        self._height = 0.5
-        self._queue: npt.NDArray[np.float64] = np.empty(0)
-        self._exercise: str | None = None
-        self._rep = 0
-        self._stop = False
-        self._seq = 0
-        self._rng = np.random.default_rng(athlete.seed)
-        self._task: asyncio.Task[None] | None = None
 
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._capabilities
-
-    async def apply(self, command: Command) -> None:
-        if self._link is not LinkState.CONNECTED:
-            raise DeviceUnavailableError("not connected", device_id=self.device_id)
-        match command:
-            case SetLoad(value=value):
-                self.load = value
-            case EnterSafeState():
-                self.load = 0.0
-                self._stop = True
-            case ShowCue(cue=cue):
-                self.probe.cue_sent(cue.text, time.monotonic())
-                if cue.text.upper().startswith("STOP"):
-                    self._stop = True
-            case _:
-                pass
+    def _commanded(self, command: Command) -> None:
+        if isinstance(command, ShowCue):
+            self.probe.cue_sent(command.cue.text, time.monotonic())
 
     # -- the athlete ----------------------------------------------------------------------
 
     def lift(self, exercise: str) -> None:
-        """The athlete takes the bar and lifts until told to stop (or fails)."""
-        self._exercise = exercise if exercise in self.athlete.lifts else None
-        self._rep = 0
-        self._stop = False
+        """The athlete takes the bar and lifts until told to stop (or fails).
+
+        An exercise the athlete does not know is not lifted (the bar stays racked).
+        """
+        super().lift(exercise)
+        if exercise not in self.athlete.lifts:
+            self._exercise = None
 
     def rest(self) -> None:
         self._exercise = None
 
-    def _next_rep(self) -> npt.NDArray[np.float64] | None:
-        exercise = self._exercise
-        if exercise is None or self._stop or self._rep >= MAX_REPS:
-            self._exercise = None
-            return None
-        velocity = self.athlete.rep_velocity(exercise, max(self.load, 1.0), self._rep)
-        if velocity <= 0.0:
-            self._exercise = None
-            return None
-        self._rep += 1
+    def _rep_begun(self, velocity: float) -> None:
         self.reps_lifted += 1
-        rom = self.athlete.lift(exercise).rom_m
-        script = Script(start_height_m=rom).top_rep(
-            rom, rom / velocity, eccentric_s=0.8, top_pause_s=0.45
-        )
-        _, x = script.render(self.rate_hz)
-        return x[1:]
-
-    def _take(self, n: int) -> npt.NDArray[np.float64]:
-        while self._queue.shape[0] < n:
-            rep = self._next_rep()
-            if rep is None:
-                hold = np.full(n, self._queue[-1] if self._queue.shape[0] else self._height)
-                self._queue = np.concatenate((self._queue, hold))
-            else:
-                self._queue = np.concatenate((self._queue, rep))
-        out, self._queue = self._queue[:n], self._queue[n:]
-        self._height = float(out[-1])
-        return out + self._rng.normal(0.0, 0.0002, n)
 
     # -- the station's loop -----------------------------------------------------------------
 
@@ -217,19 +145,3 @@ class PacedRack(Adapter):
                 )
             )
             self._seq += due
-
-    async def __aenter__(self) -> Self:
-        self._set_link(LinkState.CONNECTED)
-        self._task = asyncio.create_task(self._stream(), name=f"paced-rack:{self.device_id}")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        self._set_link(LinkState.DISCONNECTED)
