@@ -1114,7 +1114,10 @@ class ResistanceDrive:
     async def _run(self) -> None:
         assert self._wake is not None
         assert self._drained is not None
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError  # a cancellation something below swallowed
             self._wake.clear()
             if self.envelope is not None and self.actuator is not None:
                 fresh = self.actuator.last_fresh
@@ -1150,6 +1153,9 @@ class ResistanceDrive:
             _keep_cancelled(task, cancelling, exc)
             log.exception("station %s: %s raised", self.station_id, adapter.device_id)
             self._failed(adapter, command, f"adapter error {type(exc).__name__}: {exc}")
+        if task is not None and task.cancelling() > cancelling:
+            # cancelled while the command ran, and the library answered instead of raising
+            raise asyncio.CancelledError
 
     def _failed(self, adapter: Adapter, command: Command, problem: str) -> None:
         what = type(command).__name__

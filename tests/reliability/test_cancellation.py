@@ -59,6 +59,37 @@ async def test_a_drive_cancelled_mid_command_stops_even_if_the_device_mangles_it
         assert task.cancelled()
 
 
+class CancelAnswering(RecordingAdapter):
+    """Every command waits for the device; a cancellation is swallowed and the command
+    answered, as pymodbus does when the response and the cancellation arrive together."""
+
+    def __init__(self) -> None:
+        super().__init__("rack-1-rack", rack_capabilities())
+        self.waiting = asyncio.Event()
+
+    async def apply(self, command: Command) -> None:
+        self.waiting.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.5)
+        await super().apply(command)
+
+
+async def test_a_drive_cancelled_mid_command_stops_even_if_the_device_answers() -> None:
+    rack = CancelAnswering()
+    bus = EventBus()
+    async with rack:
+        drive = ResistanceDrive(
+            station_id="rack-1", actuator=rack, publish=bus.publish, tick_s=0.01
+        )
+        await drive.__aenter__()
+        await asyncio.wait_for(rack.waiting.wait(), 2)
+        async with asyncio.timeout(3):  # before the fix: the drive went on, never returned
+            await drive.__aexit__(None, None, None)
+        task = drive._task
+        assert task is not None
+        assert task.cancelled()
+
+
 class AckRacingClient:
     """``publish`` as aiomqtt on Python 3.11 behaves when the acknowledgement and a
     cancellation arrive together: it returns, the cancellation is gone."""
