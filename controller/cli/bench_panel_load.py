@@ -25,6 +25,12 @@ def register(subparsers: Subparsers) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    # a hundred stations log every check-in and set: keep the figures readable
-    logging.getLogger("controller").setLevel(logging.WARNING)
-    return run_cli(args)
+    # a hundred stations log every check-in and set: keep the figures readable (for this
+    # run only: the command also runs in-process, where the level would outlive it)
+    quiet = logging.getLogger("controller")
+    before = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        return run_cli(args)
+    finally:
+        quiet.setLevel(before)
