@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 from types import TracebackType
 from typing import Any, Self
 
@@ -48,6 +49,7 @@ class EmbeddedBroker:
         self.max_connections = max_connections
         self.shutdown_timeout_s = shutdown_timeout_s
         self._broker: Broker | None = None
+        self._before: set[asyncio.Task[Any]] = set()
 
     def config(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,7 @@ class EmbeddedBroker:
 
     async def __aenter__(self) -> Self:
         broker = Broker(self.config())
+        self._before = asyncio.all_tasks()
         try:
             await broker.start()
         except Exception as exc:
@@ -99,3 +102,22 @@ class EmbeddedBroker:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(1.0):
                         await server.close_instance()
+            # and its tasks (the broadcast loop, client sessions) end with it, not later
+            left = [t for t in _amqtt_tasks() if t not in self._before]
+            for task in left:
+                task.cancel()
+            if left:
+                await asyncio.wait(left, timeout=1.0)
+        finally:
+            self._before = set()
+
+
+def _amqtt_tasks() -> list[asyncio.Task[Any]]:
+    """The pending tasks running amqtt's code."""
+    marker = f"{os.sep}amqtt{os.sep}"
+    found = []
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        if not task.done() and code is not None and marker in code.co_filename:
+            found.append(task)
+    return found

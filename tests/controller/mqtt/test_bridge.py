@@ -354,3 +354,35 @@ async def test_the_embedded_broker_serves_the_bridge() -> None:
 def test_the_embedded_broker_stays_on_loopback() -> None:
     with pytest.raises(ConfigError, match="loopback only"):
         EmbeddedBroker(host="0.0.0.0")
+
+
+async def test_an_embedded_broker_stuck_in_its_shutdown_still_stops_with_its_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """amqtt's shutdown waits, unbounded, for each session's reader; the controller's stop
+    does not: it closes the listener and ends amqtt's tasks (the broadcast loop, the
+    sessions) so none is left on the loop."""
+    from amqtt.broker import Broker
+
+    async def stuck(self: Broker) -> None:  # the boundary: amqtt's own shutdown never ends
+        await asyncio.sleep(3600)
+
+    port = free_port()
+    started = time.monotonic()
+    async with asyncio.timeout(5), EmbeddedBroker(port=port, shutdown_timeout_s=0.2):
+        async with aiomqtt.Client("127.0.0.1", port) as client:
+            await client.publish("gymctl/test/probe", b"1", qos=1)
+        monkeypatch.setattr(Broker, "shutdown", stuck)
+        started = time.monotonic()
+    assert time.monotonic() - started < 3
+    current = asyncio.current_task()
+    left = [
+        t
+        for t in asyncio.all_tasks()
+        if t is not current
+        and not t.done()
+        and "amqtt" in getattr(getattr(t.get_coro(), "cr_code", None), "co_filename", "")
+    ]
+    assert left == []
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
