@@ -134,7 +134,8 @@ async def test_staff_tokens_and_web_sessions(db_path: Path) -> None:
 async def test_retention_purges_old_traces_and_readiness_inputs(db_path: Path) -> None:
     now = time.time()
     settings = StoreConfig(trace_retention_days=30, readiness_retention_days=60)
-    async with Store(db_path, settings=settings) as store:
+    # no periodic retention: its first pass at start could purge these rows before ours
+    async with Store(db_path, settings=settings, retention=False) as store:
         w = store.writer
         for age_days in (1, 29, 31, 90):
             w.record_trace(
