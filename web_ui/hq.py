@@ -1,28 +1,32 @@
 """The chain view's web app: every site of a chain, live, in the panel's look.
 
-``create_hq_app(monitor, settings)`` serves ``/`` (the page; it refreshes the sites every
-second with htmx from ``/hq/sites``), ``/api/v1/chain`` (the same as JSON) and
-``/healthz``. It reuses the panel's base template, CSS and security headers, not its
-accounts: the chain view has no site database. Access is by one shared token
-(``HqSettings.token``): a browser signs in with it on ``/login`` (an HttpOnly,
-SameSite=Strict cookie holding a keyed hash of the token, never the token), a machine
-sends ``Authorization: Bearer <token>``. Without a token the view is open, which
-``gymctl hq`` allows only on a loopback address. The page only reads: there is nothing
-to change, so no CSRF token beyond the same-origin check of the sign-in form.
+``create_hq_app(monitor, settings)`` serves ``/`` (the page), ``/hq/events`` (the page's
+sites as server-sent events: a fresh fragment whenever the view changes, at most every
+``HqSettings.min_frame_s``, each rendered once per version and shared by every viewer),
+``/api/v1/chain`` (the same as JSON) and ``/healthz``. It reuses the panel's base
+template, CSS and security headers, not its accounts: the chain view has no site
+database. Access is by one shared token (``HqSettings.token``): a browser signs in with
+it on ``/login`` (an HttpOnly, SameSite=Strict cookie holding a keyed hash of the token,
+never the token), a machine sends ``Authorization: Bearer <token>``. Without a token the
+view is open, which ``gymctl hq`` allows only on a loopback address. The page only
+reads: there is nothing to change, so no CSRF token beyond the same-origin check of the
+sign-in form.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from controller import __version__
 from controller.chain.monitor import ChainMonitor
@@ -33,6 +37,7 @@ from web_ui.live import STATE_LABELS
 
 COOKIE = "gymctl_hq"
 MAX_FORM_BYTES = 4096
+KEEPALIVE_S = 15.0
 
 SITE_STATUS_LABELS: Mapping[str, str] = {
     "online": "Online",
@@ -53,7 +58,7 @@ SITE_STATUS_BADGES: Mapping[str, str] = {
 class HqSettings:
     token: str | None = None  #: None: open (loopback only, ``gymctl hq`` enforces it)
     title: str = "gymctl chain"
-    refresh_s: float = 1.0
+    min_frame_s: float = 0.2  #: changes closer together than this reach a page as one frame
     secure_cookie: bool = False
 
 
@@ -123,7 +128,6 @@ def create_hq_app(monitor: ChainMonitor, settings: HqSettings | None = None) -> 
                 "nav": [("/", "Chain")],
                 "site_name": settings.title,
                 "signed_in": signed_in,
-                "refresh_s": settings.refresh_s,
                 **context,
             },
             status_code=status,
@@ -150,11 +154,40 @@ def create_hq_app(monitor: ChainMonitor, settings: HqSettings | None = None) -> 
             return refuse(request)
         return render(request, "hq.html", {"chain": snapshot()})
 
-    @app.get("/hq/sites", include_in_schema=False)
-    async def chain_fragment(request: Request) -> Response:
+    fragment: list[tuple[int, bool, bytes]] = []  # (version, connected, encoded frame)
+
+    def sites_frame() -> tuple[int, bytes]:
+        """The sites fragment as one SSE frame, rendered once per version of the view."""
+        version, connected = monitor.view.version, monitor.connected
+        if not fragment or fragment[0][:2] != (version, connected):
+            html = templates.get_template("_hq_sites.html").render(chain=snapshot())
+            data = "".join(f"data: {line}\n" for line in html.strip().splitlines())
+            fragment[:] = [(version, connected, f"event: sites\n{data}\n".encode())]
+        return version, fragment[0][2]
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
+        sent = -1
+        last = time.monotonic()
+        while True:
+            version, frame = sites_frame()
+            now = time.monotonic()
+            if version != sent:
+                yield frame
+                sent, last = version, now
+            elif now - last >= KEEPALIVE_S:
+                yield b": keep-alive\n\n"
+                last = now
+            await asyncio.sleep(settings.min_frame_s)
+            await monitor.wait_change(sent, KEEPALIVE_S)
+
+    @app.get("/hq/events", include_in_schema=False)
+    async def chain_events(request: Request) -> Response:
         if not authorized(request, settings):
             return refuse(request)
-        return render(request, "_hq_sites.html", {"chain": snapshot()})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
+        )
 
     @app.get("/api/v1/chain")
     async def chain_json(request: Request) -> Response:

@@ -45,7 +45,7 @@ async def hq(
 ) -> AsyncIterator[tuple[PanelServer, ChainMonitor]]:
     view = ChainView("chain")
     async with ChainMonitor(view, host=central.host, port=central.port) as monitor:
-        app = create_hq_app(monitor, HqSettings(token=token, refresh_s=0.5))
+        app = create_hq_app(monitor, HqSettings(token=token, min_frame_s=0.05))
         async with PanelServer(app, host="127.0.0.1", port=0) as server:
             await eventually(lambda: monitor.connected, within=5)
             yield server, monitor
@@ -141,7 +141,46 @@ async def test_signing_in_sets_a_cookie_that_is_not_the_token(central: Mosquitto
         assert page.status_code == 200
         assert "Chain" in page.text
         await client.post("/logout")
-        assert (await client.get("/hq/sites")).status_code == 303
+        assert (await client.get("/hq/events")).status_code == 303
+
+
+async def read_frame(lines: AsyncIterator[str], event: str) -> str:
+    """The data of the next SSE frame named ``event`` (other frames and comments skipped)."""
+    name, data = "", list[str]()
+    async for line in lines:
+        if line == "":
+            if name == event:
+                return "\n".join(data)
+            name, data = "", []
+        elif line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+    raise AssertionError(f"the stream ended before a {event!r} frame")
+
+
+async def test_the_events_stream_sends_the_sites_when_they_change(central: Mosquitto) -> None:
+    async with hq(central) as (server, monitor):
+        await publish(central, two_sites())
+        await eventually(lambda: monitor.view.version >= 9, within=5)
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=10) as client,
+            client.stream("GET", "/hq/events", headers=auth) as response,
+        ):
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = response.aiter_lines()
+            first = await read_frame(lines, "sites")
+            assert first.startswith('<div id="chain"')
+            assert 'data-site="north" data-status="online"' in first
+            assert "2 of 2 sites online" in first
+            await publish(central, [("chain/north/bridge/state", b"0", True)])
+            second = await read_frame(lines, "sites")
+            assert 'data-site="north" data-status="offline"' in second
+            assert "1 of 2 sites online" in second
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            assert (await client.get("/hq/events")).status_code == 303  # no token: sign in
 
 
 async def test_without_a_token_the_view_is_open(central: Mosquitto) -> None:
@@ -165,6 +204,8 @@ async def test_the_page_shows_every_site_and_a_site_going_offline(central: Mosqu
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                requests: list[str] = []
+                page.on("request", lambda r: requests.append(r.url))
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
                 page.on(
@@ -196,6 +237,9 @@ async def test_the_page_shows_every_site_and_a_site_going_offline(central: Mosqu
                     '.hq-site[data-site="north"]'
                 )
                 assert "1 of 2 sites online" in await page.inner_text("#central-status")
+                # pushed over the event stream, not polled
+                assert int(await page.evaluate("document.body.dataset.hqFrames")) >= 1
+                assert [u for u in requests if "/hq/events" in u] == [f"{server.url}/hq/events"]
                 assert errors == [], errors  # no script error, no CSP violation
             finally:
                 await browser.close()
