@@ -5,13 +5,16 @@ from __future__ import annotations
 from controller.cli._common import Subparsers
 from controller.cli._groups import register_group
 
-SUBCOMMANDS: tuple[str, ...] = ("controller.cli.chain_bridge_config",)
+SUBCOMMANDS: tuple[str, ...] = (
+    "controller.cli.chain_bridge_config",
+    "controller.cli.chain_central_config",
+)
 
 
 def register(subparsers: Subparsers) -> None:
     register_group(
         subparsers,
         "chain",
-        help="a chain of sites: the site broker's bridge to the central broker",
+        help="a chain of sites: the site brokers' bridges and the central broker",
         modules=SUBCOMMANDS,
     )

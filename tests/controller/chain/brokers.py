@@ -1,4 +1,4 @@
-"""A site's Mosquitto run from the configuration ``gymctl chain bridge-config`` wrote."""
+"""A Mosquitto run from a configuration ``gymctl chain`` wrote (a site's, or the centre's)."""
 
 from __future__ import annotations
 

@@ -1,19 +1,27 @@
-"""The bridge over TLS with its own account, confined by the central ACL of docs/chain.md."""
+"""The bridge over TLS with its own account, at a centre run from ``chain central-config``."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
 import pytest
 
 from controller.chain.bridge_config import bridge_config
+from controller.chain.central_config import CentralSettings, central_config
 from controller.chain.model import ChainView
 from controller.chain.monitor import ChainMonitor
 from controller.config import parse_config
-from tests.controller.mqtt.conftest import MosquittoFactory, free_port, make_certificates
+from tests.controller.mqtt.conftest import (
+    MOSQUITTO,
+    MOSQUITTO_PASSWD,
+    free_port,
+    make_certificates,
+)
 from tests.controller.mqtt.test_bridge import subscriber
 from tests.controller.polling import eventually
 
@@ -21,35 +29,58 @@ from .brokers import SiteBroker
 
 pytestmark = pytest.mark.mosquitto
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "chain.md"
+ACCOUNTS = {"north": "north-secret", "south": "south-secret", "hq": "hq-secret"}
 
 
-def documented_acl() -> str:
-    """The central ACL docs/chain.md recommends: a bridge writes only under its own site."""
-    text = DOCS.read_text(encoding="utf-8").split("# /etc/mosquitto/acl\n", 1)[1]
-    body = text.split("```", 1)[0]
-    return "\n".join(line.strip() for line in body.splitlines()) + "\n"
+def central_broker(directory: Path, cert: Path, key: Path) -> SiteBroker:
+    """The centre as ``gymctl chain central-config`` configures it, with its accounts."""
+    directory.mkdir()
+    passwords = directory / "passwords"
+    passwords.write_text("")
+    for user, password in ACCOUNTS.items():
+        subprocess.run(
+            [MOSQUITTO_PASSWD, "-b", str(passwords), user, password],
+            check=True,
+            capture_output=True,
+        )
+    settings = CentralSettings(
+        bind_address="127.0.0.1",
+        port=free_port(),
+        cert_file=cert,
+        key_file=key,
+        password_file=passwords,
+        persistence_dir=directory,
+    )
+    config = central_config(settings, acl_path=directory / "acl")
+    assert "pattern readwrite chain/%u/#" in config.acl
+    (directory / "acl").write_text(config.acl)
+    assert settings.port is not None
+    return SiteBroker(directory, config.conf, settings.port)
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[tuple[SiteBroker, Path]]:
+    """The started centre, and the CA its certificate is signed by."""
+    if not Path(MOSQUITTO).exists():
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)")
+    ca, cert, key = make_certificates(tmp_path)
+    broker = central_broker(tmp_path / "central", cert, key)
+    broker.start()
+    yield broker, ca
+    broker.stop()
 
 
 async def test_a_bridge_over_tls_writes_only_under_its_own_site(
-    mosquitto_factory: MosquittoFactory, tmp_path: Path
+    central: tuple[SiteBroker, Path], tmp_path: Path
 ) -> None:
-    acl = documented_acl()
-    assert "pattern readwrite chain/%u/#" in acl
-    ca, cert, key = make_certificates(tmp_path)
-    central = mosquitto_factory(
-        tls=(ca, cert, key),
-        users={"north": "north-secret", "south": "south-secret", "hq": "hq-secret"},
-        acl=acl,
-    )
-    central.start()
+    broker, ca = central
     site_dir = tmp_path / "north"
     site_dir.mkdir()
     site_port = free_port()
     config = parse_config(
         '[site]\nname = "North"\nid = "main"\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {site_port}\n'
-        f'[chain]\nname = "north"\ncentral_host = "127.0.0.1"\ncentral_port = {central.port}\n'
+        f'[chain]\nname = "north"\ncentral_host = "127.0.0.1"\ncentral_port = {broker.port}\n'
         'username = "north"\npassword = "north-secret"\nrestart_min_s = 1\nrestart_max_s = 1\n'
         f'[chain.tls]\nca_file = "{ca}"\n',
         base_dir=site_dir,
@@ -75,7 +106,7 @@ async def test_a_bridge_over_tls_writes_only_under_its_own_site(
         async with ChainMonitor(
             view,
             host="127.0.0.1",
-            port=central.port,
+            port=broker.port,
             username="hq",
             password="hq-secret",
             tls_context=context,
@@ -90,7 +121,7 @@ async def test_a_bridge_over_tls_writes_only_under_its_own_site(
             async with subscriber(
                 None,
                 "chain/#",
-                port=central.port,
+                port=broker.port,
                 username="hq",
                 password="hq-secret",
                 tls_context=context,
@@ -101,7 +132,7 @@ async def test_a_bridge_over_tls_writes_only_under_its_own_site(
                 ):
                     async with aiomqtt.Client(
                         "127.0.0.1",
-                        central.port,
+                        broker.port,
                         username=user,
                         password=f"{user}-secret",
                         tls_context=context,
