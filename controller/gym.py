@@ -213,6 +213,7 @@ class Gym:
                     site_id=self.config.site.id,
                     bus=self.bus,
                     on_command=self._on_mqtt,
+                    durable=self.store,  # records go out once committed
                     stations=[s.id for s in self.config.stations],
                     host=self.mqtt_host,
                     port=self.mqtt_port,
