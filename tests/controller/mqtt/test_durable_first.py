@@ -13,7 +13,9 @@ from controller.config import MqttConfig, StoreConfig
 from controller.cues import stop_cue
 from controller.events import CueEvent
 from controller.mqtt import MqttBridge
+from controller.mqtt.payloads import DURABLE_FIRST
 from controller.store import Store
+from controller.store.records import RECORDED
 from tests.controller.polling import eventually
 from tests.controller.store.conftest import rep
 
@@ -67,3 +69,8 @@ async def test_a_rep_goes_out_after_its_commit_and_a_cue_at_once(
     out = [(t.rsplit("/", 1)[-1], p["seq"]) for t, p, _ in inbox.messages if "seq" in p]
     assert [leaf for leaf, _ in out] == ["cue", "rep", "rep", "rep"]
     assert [seq for _, seq in out] == sorted(seq for _, seq in out)  # given on leaving
+
+
+def test_every_durable_first_record_is_one_the_store_records() -> None:
+    """A type sent only after its commit must be one the store commits, or it never goes."""
+    assert set(RECORDED) >= DURABLE_FIRST
