@@ -6,10 +6,11 @@ no broker is configured (``mqtt-broker``), the MQTT bridge (``mqtt-bridge``), ev
 (``station:<id>``: its adapters, drive and cues), the site's watcher (``site-watch``) and
 health loop (``site-health``), and the panel when it is enabled (``panel``). Leaving stops
 them in the reverse order: sessions first, stations put their actuators in the safe state,
-the bridge sends what it holds, the store commits the last events. A component that fails
-while running fails the site (the task group cancels the rest and the error comes out of
-``async with``); a component that cannot start raises from ``__aenter__`` after the others
-were stopped.
+the bridge has the store commit what the stations recorded and sends it with what it holds
+(records go to MQTT only once committed), the store commits the last events. A component
+that fails while running fails the site (the task group cancels the rest and the error
+comes out of ``async with``); a component that cannot start raises from ``__aenter__``
+after the others were stopped.
 
 The site
 
@@ -22,7 +23,8 @@ The site
 * runs a session (``controller.session_runner``) when an athlete checks in at a station with
   a plan assigned, as the task ``session:<station>``;
 * records everything through the bus (``Store`` writes reps, sets, decisions, states...)
-  and each set's raw traces, compressed;
+  and each set's raw traces, compressed; the bridge publishes the records from the store's
+  commit feed (``durable=self.store``);
 * offers the panel its service API (``controller.service.GymService``).
 """
 
@@ -213,6 +215,7 @@ class Gym:
                     site_id=self.config.site.id,
                     bus=self.bus,
                     on_command=self._on_mqtt,
+                    durable=self.store,  # records go out once committed
                     stations=[s.id for s in self.config.stations],
                     host=self.mqtt_host,
                     port=self.mqtt_port,

@@ -5,7 +5,13 @@ ordered outbox; one task publishes it in order, at QoS 1, taking an event off th
 only once the broker acknowledged it, so events published while the broker is away wait
 (up to ``mqtt.buffer_limit``, then the oldest are dropped, counted and alerted) and go out
 in order after the reconnection (at least once: after a lost acknowledgement a message may
-come twice; ``boot`` and ``seq`` in the payload let consumers drop the copy). Station states
+come twice; ``boot`` and ``seq`` in the payload let consumers drop the copy). With a
+``durable`` feed (the site's store), the records in ``payloads.DURABLE_FIRST`` (reps, sets,
+decisions, sessions, readiness) do not come from the bus but from the store after the commit
+that holds them, in the order they were published: a consumer never holds one that the
+database lacks, even after a crash, at the cost of one commit interval of delay (and while
+the store cannot write, they wait with it). ``seq`` is given as a message enters the
+outbox, so it rises in publication order. Station states
 are retained and republished after every reconnection. Telemetry is not queued: the newest
 value of each channel goes out ``telemetry_hz`` times a second at QoS 0 while connected.
 
@@ -30,17 +36,17 @@ import secrets
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import aiomqtt
 
 from controller.bus import EventBus, Subscription
 from controller.config import MqttConfig, TlsConfig
-from controller.errors import CommandRejectedError
+from controller.errors import CommandRejectedError, StoreError
 from controller.events import (
     Alert,
     AlertSeverity,
@@ -51,12 +57,24 @@ from controller.events import (
     Telemetry,
 )
 from controller.mqtt.commands import AnyCommand, ReplayGuard, parse_command
-from controller.mqtt.payloads import LEAVES, Outgoing, message_for
+from controller.mqtt.payloads import DURABLE_FIRST, LEAVES, Outgoing, message_for
 from controller.mqtt.topics import Topics
 
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[AnyCommand], object]
+
+
+class CommitFeed(Protocol):
+    """Where committed events come from (``controller.store.Store``)."""
+
+    def on_committed(self, listener: Callable[[Sequence[Event]], None]) -> Callable[[], None]:
+        """Call ``listener`` on the loop with each committed batch; return its remover."""
+        ...
+
+    async def flush(self) -> None:
+        """Return once what the bus delivered so far is committed and handed back."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +150,7 @@ class MqttBridge:
         site_id: str,
         bus: EventBus,
         on_command: CommandHandler | None = None,
+        durable: CommitFeed | None = None,
         stations: Collection[str] | None = None,
         host: str | None = None,
         port: int | None = None,
@@ -147,6 +166,7 @@ class MqttBridge:
         self.topics = Topics(settings.topic_prefix, site_id)
         self.bus = bus
         self.on_command = on_command
+        self.durable = durable
         self.stations = frozenset(stations) if stations is not None else None
         self.host = host or settings.host or "127.0.0.1"
         self.port = port or settings.port
@@ -169,6 +189,7 @@ class MqttBridge:
         self._empty: asyncio.Event | None = None  #: set each time the outbox has gone out
         self._connected_event: asyncio.Event | None = None
         self._subscription: Subscription | None = None
+        self._stop_feed: Callable[[], None] | None = None
         self._group: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._tls: ssl.SSLContext | None = None
@@ -194,12 +215,15 @@ class MqttBridge:
         self._ready = asyncio.Event()
         self._empty = asyncio.Event()
         self._connected_event = asyncio.Event()
+        live = [kind for kind in LEAVES if self.durable is None or kind not in DURABLE_FIRST]
         self._subscription = self.bus.subscribe(
             "mqtt",
-            types=list(LEAVES),
+            types=live,
             reliable_bound=max(self.settings.buffer_limit, 1000),
             latest_bound=4096,
         )
+        if self.durable is not None:
+            self._stop_feed = self.durable.on_committed(self._committed)
         self._group = asyncio.TaskGroup()
         await self._group.__aenter__()
         self._tasks = [
@@ -216,6 +240,11 @@ class MqttBridge:
     ) -> None:
         assert self._group is not None
         try:
+            if self.durable is not None and self.connected:
+                # what the stations recorded before the stop goes out after its commit
+                with contextlib.suppress(StoreError, TimeoutError):
+                    async with asyncio.timeout(self.drain_timeout_s):
+                        await self.durable.flush()
             if self._subscription is not None:
                 for event in self._subscription.drain():
                     self._take(event)
@@ -233,6 +262,8 @@ class MqttBridge:
                     async with asyncio.timeout(2.0):
                         await client.publish(self.topics.status, b"offline", qos=1, retain=True)
         finally:
+            if self._stop_feed is not None:
+                self._stop_feed()
             for task in self._tasks:
                 task.cancel()
             await self._group.__aexit__(None, None, None)
@@ -263,6 +294,16 @@ class MqttBridge:
             self._take(await self._subscription.get())
             for event in self._subscription.drain():
                 self._take(event)
+            self._ready.set()
+
+    def _committed(self, events: Sequence[Event]) -> None:
+        """The store committed these (in order): the durable-first ones go out now."""
+        taken = False
+        for event in events:
+            if type(event) in DURABLE_FIRST:
+                self._take(event)
+                taken = True
+        if taken and self._ready is not None:
             self._ready.set()
 
     def _take(self, event: Event) -> None:

@@ -49,6 +49,15 @@ LEAVES: dict[type[Event], str] = {
 }
 
 
+#: events that go out only once the store has committed them: the records a consumer keeps
+#: (and may reconcile with the site's database). Station states, alerts, commands' outcomes,
+#: cues and telemetry describe the present and go out at once (a ``store_unwritable`` alert
+#: must not wait for the store it is about).
+DURABLE_FIRST: frozenset[type[Event]] = frozenset(
+    {RepEvent, SetEvent, DecisionEvent, SessionStarted, SessionEnded, ReadinessScored}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     topic: str

@@ -15,6 +15,7 @@ The pragmas are the store's durability and privacy policy in one place:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -40,6 +41,42 @@ def is_unwritable(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and any(
         text in str(exc) for text in ("readonly", "disk", "full", "locked", "unable to open")
     )
+
+
+#: what each "cannot write" result code means to staff reading the alarm
+_CAUSES = {
+    3: "permission denied",
+    5: "another process holds the database",
+    6: "the database is locked",
+    8: "the database is read-only",
+    10: "the file system refused a read or write (read-only, failing or full disk)",
+    13: "the disk or the store's size quota is full",
+    14: "the file cannot be opened",
+}
+
+
+def describe_unwritable(exc: BaseException, path: Path) -> str:
+    """One line for the alarm: the file, SQLite's own words and code, and the likely cause.
+
+    SQLite reports a file system that turned read-only under an open database as an I/O
+    error (``SQLITE_IOERR_WRITE``, ``_FSYNC``, ``_TRUNCATE``), not as ``SQLITE_READONLY``,
+    so the file system's flags and free space are looked at too.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    name = getattr(exc, "sqlite_errorname", None)
+    what = f"{exc} ({name})" if name else str(exc)
+    cause = _CAUSES.get(code & 0xFF) if isinstance(code, int) else None
+    if isinstance(exc, OSError) and exc.errno is not None:
+        cause = os.strerror(exc.errno)
+    try:
+        fs = os.statvfs(path.parent)
+    except OSError:
+        fs = None
+    if fs is not None and fs.f_flag & os.ST_RDONLY:
+        cause = "the file system is mounted read-only"
+    elif fs is not None and fs.f_bavail == 0:
+        cause = "the disk is full"
+    return f"{path}: {what}" + (f": {cause}" if cause else "")
 
 
 def open_writer(

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +18,7 @@ from typing import Self
 from controller.bus import EventBus, Subscription
 from controller.config import StoreConfig
 from controller.errors import StoreError
+from controller.events import Event
 from controller.store import subjects
 from controller.store.reader import StoreReader
 from controller.store.records import RECORDED
@@ -37,7 +39,8 @@ class Store:
 
     With a ``bus``, every event type in ``records.RECORDED`` is written as it is published,
     and the writer's alerts (``store_unwritable``, ...) are published on it. Without one
-    (the CLI), it is a writer and a reader on the file.
+    (the CLI), it is a writer and a reader on the file. :meth:`on_committed` listeners get
+    the recorded events back once they are committed (the MQTT bridge publishes from there).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class Store:
         self.writer = StoreWriter(
             path,
             on_alert=bus.publish if bus is not None else None,
+            on_commit=self._committed,
             commit_interval_s=self.settings.commit_interval_ms / 1000.0,
             max_size_mb=self.settings.max_size_mb,
         )
@@ -69,6 +73,7 @@ class Store:
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.last_purge: Purged | None = None
+        self._listeners: list[Callable[[Sequence[Event]], None]] = []
 
     async def __aenter__(self) -> Self:
         try:
@@ -101,6 +106,31 @@ class Store:
         for task in self._tasks:
             task.cancel()
         await self._stack.__aexit__(exc_type, exc, tb)
+
+    def on_committed(self, listener: Callable[[Sequence[Event]], None]) -> Callable[[], None]:
+        """Call ``listener`` on the loop with each committed batch's recorded events, in the
+        order they were published; returns the function that stops it."""
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return stop
+
+    def _committed(self, events: Sequence[Event]) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(events)
+            except Exception:
+                log.exception("a listener of committed events failed")
+
+    async def flush(self) -> None:
+        """Return once every event the bus has delivered to the store so far is committed
+        (and handed to the :meth:`on_committed` listeners)."""
+        if self._subscription is not None and not self._subscription.closed:
+            self.writer.record_many(self._subscription.drain())
+        await self.writer.flush()
 
     async def _record(self) -> None:
         assert self._subscription is not None

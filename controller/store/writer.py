@@ -16,6 +16,12 @@ Failures are sorted by cause (``controller.store.db.is_unwritable``):
 * one write is wrong (a constraint, a bad value): the batch is replayed one write per
   savepoint, the bad write is skipped with a ``store_write_failed`` alert naming it, and
   the rest commits.
+
+After each commit the bus events it holds go back to the loop, in order, through
+``on_commit`` (one ``call_soon_threadsafe`` per batch, scheduled before any ``flush``
+resolves): the MQTT bridge publishes stored events from there, so a consumer never holds an
+event the database lacks. An event whose write was skipped is not handed back; events held
+while the store is unwritable are handed back after the commit that finally takes them.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +46,12 @@ from sqlite_utils import Database
 from controller.errors import StoreError, StoreUnwritableError
 from controller.events import Alert, AlertSeverity, Event
 from controller.store import traces
-from controller.store.db import is_unwritable, open_writer, set_size_limit
+from controller.store.db import (
+    describe_unwritable,
+    is_unwritable,
+    open_writer,
+    set_size_limit,
+)
 from controller.store.migrations import MIGRATIONS_DIR
 from controller.store.records import Insert, Row, Sql, rows_for
 
@@ -135,8 +146,9 @@ class StoreWriter:
     """The single writer of one SQLite database; an async context manager.
 
     ``on_alert`` receives the writer's alerts on the event loop (the site passes the bus's
-    ``publish``). Methods other than ``__aenter__``/``__aexit__``/``flush``/``call`` may be
-    called from any thread.
+    ``publish``). ``on_commit`` receives, on the event loop, the bus events of each
+    committed batch in the order they were recorded. Methods other than
+    ``__aenter__``/``__aexit__``/``flush``/``call`` may be called from any thread.
     """
 
     def __init__(
@@ -144,6 +156,7 @@ class StoreWriter:
         path: Path,
         *,
         on_alert: Callable[[Alert], None] | None = None,
+        on_commit: Callable[[Sequence[Event]], None] | None = None,
         commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_size_mb: int | None = None,
@@ -157,6 +170,7 @@ class StoreWriter:
             raise ValueError("commit_interval_s must be >= 0 and max_batch >= 1")
         self.path = path
         self.on_alert = on_alert
+        self.on_commit = on_commit
         self.commit_interval_s = commit_interval_s
         self.max_batch = max_batch
         self.max_size_mb = max_size_mb
@@ -176,6 +190,7 @@ class StoreWriter:
         self._give_up_at: float | None = None
         self._crash: BaseException | None = None
         self._backlog_alarmed = False
+        self._skipped: set[int] = set()  #: ids of the batch's events whose write was skipped
         self.writable = True
         self.committed = 0
         self.batches = 0
@@ -429,6 +444,7 @@ class StoreWriter:
                 AlertSeverity.INFO, "store_unwritable", "the store is writable again", cleared=True
             )
         self.batches += 1
+        self._hand_back(batch)
         for item, result in results:
             if isinstance(item, _Flush):
                 _settle(item.done)
@@ -441,14 +457,25 @@ class StoreWriter:
             self._backlog_alarmed = False
             self._alert(AlertSeverity.INFO, "store_backlog", "the store caught up", cleared=True)
 
+    def _hand_back(self, batch: list[_Item]) -> None:
+        """The committed batch's events to ``on_commit``, before any flush of it resolves."""
+        listener, loop = self.on_commit, self._loop
+        if listener is None or loop is None:
+            return
+        skipped = self._skipped
+        events = [item for item in batch if isinstance(item, Event) and id(item) not in skipped]
+        if events:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody left to tell
+                loop.call_soon_threadsafe(listener, events)
+
     def _unwritable(self, exc: BaseException, pending: int) -> None:
         if self.writable:
             self.writable = False
             self._alert(
                 AlertSeverity.CRITICAL,
                 "store_unwritable",
-                f"the store cannot write {self.path.name}: {exc}; {pending} writes are held "
-                "and retried, stations go to their safe state",
+                f"the store cannot write {describe_unwritable(exc, self.path)}; {pending} "
+                "writes are held and retried, stations go to their safe state",
             )
 
     def _abandon(self, batch: list[_Item], exc: BaseException) -> None:
@@ -464,6 +491,7 @@ class StoreWriter:
 
     def _write(self, db: Database, batch: list[_Item]) -> list[tuple[_Item, Any]]:
         """One transaction; a wrong write is isolated by replaying item by item."""
+        self._skipped.clear()
         try:
             with db.atomic():
                 results = self._apply_all(db, batch, isolate=False)
@@ -497,8 +525,9 @@ class StoreWriter:
                 continue
             rows = self._rows(item)
             if isolate:
-                for row in rows:
-                    self._isolated(db, row)
+                written = [self._isolated(db, row) for row in rows]
+                if not all(written):
+                    self._skipped.add(id(item))
                 continue
             for row in rows:
                 if isinstance(row, Insert):
@@ -566,13 +595,15 @@ class StoreWriter:
             batch_size=200,
         )
 
-    def _isolated(self, db: Database, row: Row) -> None:
+    def _isolated(self, db: Database, row: Row) -> bool:
+        """Write one row in its own savepoint; False when it was refused and skipped."""
         try:
             with db.atomic():
                 if isinstance(row, Insert):
                     self._insert_group(db, [row])
                 else:
                     db.execute(row.sql, row.params)
+            return True
         except Exception as exc:
             if is_unwritable(exc):
                 raise
@@ -583,6 +614,7 @@ class StoreWriter:
                 "store_write_failed",
                 f"a write to {what} was refused by the database and skipped: {exc}",
             )
+            return False
 
     def _run_outside(self, db: Database, call: _Call) -> None:
         try:
