@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import logging
 import queue
 import threading
@@ -129,13 +130,28 @@ _PLAIN = frozenset({str, int, float, bytes, bool, type(None)})
 
 
 def _insert_statement(table: str, conflict: str | None, columns: tuple[str, ...]) -> str:
-    """What sqlite-utils' ``insert_all(ignore=, replace=, alter=False)`` runs for these rows."""
-    verb = {"ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}.get(
-        conflict or "", "INSERT"
-    )
+    """The insert for these rows; "ignore" skips a duplicate, nothing else.
+
+    ``ON CONFLICT DO NOTHING`` rather than ``INSERT OR IGNORE``: OR IGNORE also drops a row
+    that breaks a NOT NULL constraint (a NaN is stored as NULL), silently; the upsert
+    clause covers uniqueness only, so such a row fails, is isolated and raises the alert.
+    """
+    verb = "INSERT OR REPLACE" if conflict == "replace" else "INSERT"
     names = ", ".join(_quoted(c) for c in columns)
     marks = ", ".join("?" for _ in columns)
-    return f"{verb} INTO {_quoted(table)} ({names}) VALUES ({marks})"
+    tail = " ON CONFLICT DO NOTHING" if conflict == "ignore" else ""
+    return f"{verb} INTO {_quoted(table)} ({names}) VALUES ({marks}){tail}"
+
+
+def _plain(value: Any) -> Any:
+    """A value SQLite takes as it is: numpy scalars as Python numbers, containers as JSON."""
+    if type(value) in _PLAIN:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value)
+    return value
 
 
 def _quoted(name: str) -> str:
@@ -587,9 +603,16 @@ class StoreWriter:
                 sql = self._insert_sql[key] = _insert_statement(table, conflict, columns)
             db.conn.executemany(sql, [tuple(r.row.values()) for r in rows])
             return
+        if conflict == "ignore":  # sqlite-utils would use OR IGNORE (see _insert_statement)
+            for row in rows:
+                db.execute(
+                    _insert_statement(table, conflict, tuple(row.row)),
+                    [_plain(v) for v in row.row.values()],
+                )
+            return
         db.table(table).insert_all(
             [row.row for row in rows],
-            ignore=conflict == "ignore",
+            ignore=False,
             replace=conflict == "replace",
             alter=False,
             batch_size=200,

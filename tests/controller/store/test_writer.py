@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -209,6 +210,28 @@ async def test_a_wrong_write_is_skipped_loudly_and_the_rest_commits(db_path: Pat
     assert [a.code for a in alerts] == ["store_write_failed", "store_write_failed"]
     assert "NOT NULL constraint failed: reps" in alerts[0].message
     assert "no table 'no_such_table'" in alerts[1].message
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["python-floats", "numpy-scalars"])
+async def test_a_rep_with_a_nan_is_refused_loudly_but_a_replayed_rep_quietly(
+    db_path: Path, plain: bool
+) -> None:
+    """A duplicate is skipped; a NaN (stored as NULL in a NOT NULL column) is not lost
+    without a word, as INSERT OR IGNORE would have it."""
+    alerts = Alerts()
+    good = rep(0)
+    velocity = float("nan") if plain else np.float64("nan")
+    broken = dataclasses.replace(
+        rep(1), metrics=dataclasses.replace(rep(1).metrics, mean_velocity_ms=velocity)
+    )
+    async with StoreWriter(db_path, on_alert=alerts, commit_interval_s=0.05) as writer:
+        for event in (good, good, broken, rep(2)):
+            writer.record(event)
+        await writer.flush()
+        assert writer.stats().failed == 1
+    assert rows(db_path, "SELECT rep_index FROM reps ORDER BY rep_index") == [(0,), (2,)]
+    assert [a.code for a in alerts] == ["store_write_failed"]
+    assert "NOT NULL constraint failed: reps.mean_velocity_ms" in alerts[0].message
 
 
 async def test_traces_are_compressed_and_read_back(db_path: Path) -> None:
