@@ -105,9 +105,8 @@ def as_rr_array(
         raise InvalidInputError(
             f"needs at least {minimum} intervals, got {rr.shape[0]}", where=where
         )
-    bad = np.flatnonzero(~np.isfinite(rr) | (rr < MIN_PLAUSIBLE_RR_MS) | (rr > MAX_PLAUSIBLE_RR_MS))
-    if bad.size:
-        i = int(bad[0])
+    i = _hrv.first_outside(rr, MIN_PLAUSIBLE_RR_MS, MAX_PLAUSIBLE_RR_MS)
+    if i >= 0:
         raise InvalidInputError(
             f"{rr[i]!r} is not an RR interval in ms (expected {MIN_PLAUSIBLE_RR_MS:g} to "
             f"{MAX_PLAUSIBLE_RR_MS:g})",
@@ -156,19 +155,11 @@ def correct_artifacts(rr_ms: npt.ArrayLike, *, passes: int = 1) -> Correction:
     if passes < 1:
         raise InvalidInputError(f"must be at least 1, got {passes}", where="passes")
     rr = as_rr_array(rr_ms, minimum=1)
-    first: npt.NDArray[np.int8] | None = None
-    n_corrected = 0
-    for _ in range(passes):
-        classes = np.empty(rr.shape[0], dtype=np.int8)
-        _hrv.classify_into(rr, classes, C1, C2, ALPHA, THRESHOLD_WINDOW, MEDIAN_WINDOW)
-        if first is None:
-            first = classes
-        flagged = int(np.count_nonzero(classes))
-        if flagged == 0:
+    first, out, n_corrected = _hrv.correct_pass(rr, C1, C2, ALPHA, THRESHOLD_WINDOW, MEDIAN_WINDOW)
+    for _ in range(passes - 1):
+        if out is None:
             break
+        rr = out
+        _, out, flagged = _hrv.correct_pass(rr, C1, C2, ALPHA, THRESHOLD_WINDOW, MEDIAN_WINDOW)
         n_corrected += flagged
-        out = np.empty(rr.shape[0] + int(np.count_nonzero(classes == BeatClass.MISSED)))
-        m = _hrv.correct_into(rr, classes, out)
-        rr = out[:m]
-    assert first is not None
-    return Correction(rr_ms=rr, classes=first, n_corrected=n_corrected)
+    return Correction(rr_ms=rr if out is None else out, classes=first, n_corrected=n_corrected)
