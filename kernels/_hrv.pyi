@@ -15,6 +15,7 @@ def classify_into(
     alpha: float,
     window: int,
     medfilt: int,
+    threads: int = 1,
 ) -> None: ...
 def correct_into(
     rr: npt.NDArray[np.float64], cls: npt.NDArray[np.int8], out: npt.NDArray[np.float64]
@@ -26,4 +27,5 @@ def correct_pass(
     alpha: float,
     window: int,
     medfilt: int,
+    threads: int = 1,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64] | None, int]: ...

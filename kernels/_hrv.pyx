@@ -14,7 +14,7 @@ cdef extern from "_hrv_simd.h" nogil:
     Py_ssize_t gymctl_first_outside(const double* x, Py_ssize_t n, double lo, double hi)
     Py_ssize_t gymctl_hrv_classify(
         const double* rr, Py_ssize_t n, signed char* cls, double c1, double c2, double alpha,
-        Py_ssize_t window, Py_ssize_t medfilt, Py_ssize_t* n_missed,
+        Py_ssize_t window, Py_ssize_t medfilt, int threads, Py_ssize_t* n_missed,
     )
     Py_ssize_t gymctl_hrv_correct(
         const double* rr, Py_ssize_t n, const signed char* cls, double* out
@@ -68,14 +68,19 @@ def classify_into(
     double alpha,
     Py_ssize_t window,
     Py_ssize_t medfilt,
+    int threads=1,
 ) -> None:
-    """Classify every beat (Lipponen & Tarvainen 2019, Figure 1); see kernels.hrv."""
+    """Classify every beat (Lipponen & Tarvainen 2019, Figure 1); see kernels.hrv.
+
+    ``threads`` = 2 cuts the sliding windows into two halves computed side by side (same
+    values); it only applies to series of at least four windows.
+    """
     cdef Py_ssize_t n = rr.shape[0], flagged = 0, missed
     if n == 0:
         return
     with nogil:
         flagged = gymctl_hrv_classify(
-            &rr[0], n, &cls[0], c1, c2, alpha, window, medfilt, &missed
+            &rr[0], n, &cls[0], c1, c2, alpha, window, medfilt, threads, &missed
         )
     if flagged < 0:
         raise MemoryError("no memory for the artefact classification")
@@ -88,6 +93,7 @@ def correct_pass(
     double alpha,
     Py_ssize_t window,
     Py_ssize_t medfilt,
+    int threads=1,
 ) -> tuple:
     """(classes, corrected series or None when nothing was flagged, beats flagged).
 
@@ -101,7 +107,7 @@ def correct_pass(
         return classes, None, 0
     with nogil:
         flagged = gymctl_hrv_classify(
-            &rr[0], n, &cls[0], c1, c2, alpha, window, medfilt, &missed
+            &rr[0], n, &cls[0], c1, c2, alpha, window, medfilt, threads, &missed
         )
     if flagged < 0:
         raise MemoryError("no memory for the artefact classification")

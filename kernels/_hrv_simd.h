@@ -14,6 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define GYMCTL_THREADS 1
+#else
+#define GYMCTL_THREADS 0
+#endif
+
 typedef double gymctl_v4d __attribute__((vector_size(32)));
 typedef long long gymctl_v4i __attribute__((vector_size(32)));
 
@@ -225,11 +232,12 @@ static void gymctl_rq_sorted(const double *x, ptrdiff_t n, ptrdiff_t width, doub
 }
 
 /* Quantised path, for values that are exact multiples of `quantum` (key = value / quantum
- * is an integer below nbins): a histogram of the window's keys, a bitmap of its non-empty
- * bins, and one cursor per quantile that remembers a bin and how many values lie below it.
- * Sliding the window moves each cursor by a few bins, so a step costs a handful of
- * operations whatever the width. The order statistics are the same numbers as the sorted
- * path's (key * quantum is exact), interpolated by the same formula. */
+ * is a small integer): a histogram of the window's keys (bin = key + 64, with an empty
+ * sentinel bin at each end), a bitmap of its non-empty bins, and one cursor per quantile
+ * that remembers a bin and how many values lie below it. Sliding the window moves each
+ * cursor by a bin or two, so a step costs a handful of operations whatever the width. The
+ * order statistics are the same numbers as the sorted path's (key * quantum is exact),
+ * interpolated by the same formula. */
 typedef struct {
     ptrdiff_t bin, below;
 } gymctl_cursor;
@@ -274,14 +282,16 @@ static inline double gymctl_hist_q(gymctl_cursor *cu, const unsigned char *h,
                                    const uint64_t *bits, ptrdiff_t m, gymctl_qpos p,
                                    double quantum)
 {
-    ptrdiff_t a, b;
+    ptrdiff_t a, b, nb, same;
     double va, vb;
     if (p.lo + 1 >= m)
-        return (double)gymctl_kth(cu, h, bits, m - 1) * quantum;
+        return (double)(gymctl_kth(cu, h, bits, m - 1) - 64) * quantum;
     a = gymctl_kth(cu, h, bits, p.lo);
-    b = p.lo + 1 < cu->below + h[a] ? a : gymctl_bin_after(bits, a);
-    va = (double)a * quantum;
-    vb = (double)b * quantum;
+    nb = gymctl_bin_after(bits, a);
+    same = -(ptrdiff_t)(p.lo + 1 < cu->below + h[a]);
+    b = (a & same) | (nb & ~same);
+    va = (double)(a - 64) * quantum;
+    vb = (double)(b - 64) * quantum;
     return va + (vb - va) * p.frac;
 }
 
@@ -290,22 +300,31 @@ static inline ptrdiff_t gymctl_key(double v, double inv)
     return (ptrdiff_t)(v * inv + 0.5);
 }
 
-/* h: nbins bytes, bits: nbins / 64 words (nbins a multiple of 64 above every key); the
- * width must stay below 256 (byte counts). */
+/* Bytes of histogram and bitmap for keys up to top_key (bins are keys + 64, with empty
+ * sentinel bins below and above). */
+static inline ptrdiff_t gymctl_hist_bytes(ptrdiff_t top_key)
+{
+    return (((top_key >> 6) + 3) << 6) / 8 * 9;
+}
+
+/* h: gymctl_hist_bytes(top_key) bytes, every key at most top_key; the width must stay
+ * below 256 (byte counts). */
 GYMCTL_CLONES
 static void gymctl_rq_hist(const double *x, ptrdiff_t n, ptrdiff_t width, double qa, double qb,
                            double *out_a, double *out_b, ptrdiff_t i0, ptrdiff_t i1,
-                           double quantum, double inv, unsigned char *h, uint64_t *bits,
-                           ptrdiff_t nbins)
+                           double quantum, double inv, unsigned char *h, ptrdiff_t top_key)
 {
-    const ptrdiff_t half = width / 2, full = 2 * half + 1;
+    const ptrdiff_t half = width / 2, full = 2 * half + 1, nbins = ((top_key >> 6) + 3) << 6;
     const gymctl_qpos fa = gymctl_qpos_of(qa, full), fb = gymctl_qpos_of(qb, full);
+    uint64_t *bits = (uint64_t *)(h + nbins);
     gymctl_cursor ca = {0, 0}, cb = {0, 0};
     ptrdiff_t m = 0, i, j, key;
     memset(h, 0, (size_t)nbins);
     memset(bits, 0, (size_t)(nbins / 64) * sizeof(uint64_t));
+    bits[0] = 1;                             /* sentinel bin 0 */
+    bits[nbins / 64 - 1] = 1ULL << 63;       /* sentinel bin nbins - 1 */
     for (j = i0 - half > 0 ? i0 - half : 0; j < i0 + half + 1 && j < n; j++) {
-        key = gymctl_key(x[j], inv);
+        key = gymctl_key(x[j], inv) + 64;
         h[key]++;
         bits[key >> 6] |= 1ULL << (key & 63);
         m++;
@@ -322,15 +341,15 @@ static void gymctl_rq_hist(const double *x, ptrdiff_t n, ptrdiff_t width, double
         if (i + 1 == i1)
             break;
         if (i - half >= 0) {
-            key = gymctl_key(x[i - half], inv);
-            if (--h[key] == 0)
-                bits[key >> 6] &= ~(1ULL << (key & 63));
+            key = gymctl_key(x[i - half], inv) + 64;
+            h[key]--;
+            bits[key >> 6] &= ~((uint64_t)(h[key] == 0) << (key & 63));
             ca.below -= key < ca.bin;
             cb.below -= key < cb.bin;
             m--;
         }
         if (i + half + 1 < n) {
-            key = gymctl_key(x[i + half + 1], inv);
+            key = gymctl_key(x[i + half + 1], inv) + 64;
             h[key]++;
             bits[key >> 6] |= 1ULL << (key & 63);
             ca.below += key < ca.bin;
@@ -373,48 +392,142 @@ static double gymctl_quantum_of(const double *rr, ptrdiff_t n, ptrdiff_t *ticks)
     return 0.0;
 }
 
-static inline ptrdiff_t gymctl_bins(ptrdiff_t top_key)
+/* One thread's share of the windows: outputs [lo, hi) of every sliding pass. Phase 1 needs
+ * only the whole series' |dRR|; phase 2 needs |mRR| around its range, which phase 1 of the
+ * neighbouring range writes, hence the barrier between them. */
+typedef struct gymctl_hrv_job {
+    const double *rr;
+    ptrdiff_t n, window, medfilt, lo, hi, ticks, top_d, top_m;
+    double alpha, quantum;
+    double *drr, *mrr, *med, *qa, *th2, *mag_d, *mag_m, *buf;
+    unsigned char *h;
+    const struct gymctl_hrv_job *other;
+#if GYMCTL_THREADS
+    pthread_barrier_t *barrier;
+#endif
+} gymctl_hrv_job;
+
+GYMCTL_CLONES
+static void gymctl_hrv_phase1(gymctl_hrv_job *j)
 {
-    return ((top_key >> 6) + 1) << 6;
+    const ptrdiff_t n = j->n, lo = j->lo, hi = j->hi, half = j->window / 2;
+    const double q = j->quantum;
+    ptrdiff_t i, k, split = hi, top = 0;
+    double t, v;
+    /* dRR[0], the mean of the others, is off the grid: windows holding it are sorted. */
+    if (q > 0.0)
+        split = half + 1 < lo ? lo : (half + 1 < hi ? half + 1 : hi);
+    if (split > lo)
+        gymctl_rq_sorted(j->mag_d, n, j->window, 0.25, 0.75, j->qa, j->th2, lo, split, j->buf);
+    if (split < hi)
+        gymctl_rq_hist(j->mag_d, n, j->window, 0.25, 0.75, j->qa, j->th2, split, hi, q,
+                       1.0 / q, j->h, j->top_d);
+    for (i = lo; i < hi; i++) {
+        t = j->alpha * (j->th2[i] - j->qa[i]) / 2.0;
+        /* A flat window (identical intervals) has no spread: nothing there is an outlier. */
+        j->drr[i] = t > 0.0 ? j->drr[i] / t : 0.0;
+    }
+    /* mRR: deviation from the 11-beat median, negative side doubled. */
+    if (q > 0.0)
+        gymctl_rq_hist(j->rr, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, q, 1.0 / q, j->h,
+                       j->ticks);
+    else
+        gymctl_rq_sorted(j->rr, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, j->buf);
+    for (i = lo; i < hi; i++) {
+        v = j->rr[i] - j->med[i];
+        j->mrr[i] = v < 0.0 ? 2.0 * v : v;
+        j->mag_m[i] = fabs(j->mrr[i]);
+    }
+    if (q > 0.0) {
+        for (i = lo; i < hi; i++) {
+            k = gymctl_key(j->mag_m[i], 2.0 / q);
+            top = k > top ? k : top;
+        }
+    }
+    j->top_m = top;
 }
+
+GYMCTL_CLONES
+static void gymctl_hrv_phase2(gymctl_hrv_job *j)
+{
+    const ptrdiff_t lo = j->lo, hi = j->hi;
+    const double q = j->quantum;
+    ptrdiff_t i, top = j->top_m;
+    if (j->other != NULL && j->other->top_m > top)
+        top = j->other->top_m;
+    /* |mRR| is a multiple of half a quantum (the median of an even window is a mean). */
+    if (q > 0.0)
+        gymctl_rq_hist(j->mag_m, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, q / 2.0,
+                       2.0 / q, j->h, top);
+    else
+        gymctl_rq_sorted(j->mag_m, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, j->buf);
+    for (i = lo; i < hi; i++) {
+        j->th2[i] = j->alpha * (j->th2[i] - j->qa[i]) / 2.0;
+        j->mrr[i] = j->th2[i] > 0.0 ? j->mrr[i] / j->th2[i] : 0.0;
+    }
+}
+
+#if GYMCTL_THREADS
+static void *gymctl_hrv_worker(void *arg)
+{
+    gymctl_hrv_job *j = (gymctl_hrv_job *)arg;
+    gymctl_hrv_phase1(j);
+    pthread_barrier_wait(j->barrier);
+    gymctl_hrv_phase2(j);
+    return NULL;
+}
+#endif
 
 /* Classify every beat into cls (see kernels.hrv); returns the number of beats flagged and
  * sets *n_missed, or -1 if out of memory. The quartile and median windows take the
- * quantised path when the series allows it (kernels.hrv says which series do); dRR[0], the
- * mean of the others, is off the grid, so the windows that hold it take the sorted path. */
+ * quantised path when the series allows it (kernels.hrv says which series do). With
+ * threads = 2 the sliding passes are cut into two halves run side by side, each starting
+ * its windows from the true series, so the values are the same as with one. */
 GYMCTL_CLONES
 ptrdiff_t gymctl_hrv_classify(const double *rr, ptrdiff_t n, signed char *cls, double c1,
                               double c2, double alpha, ptrdiff_t window, ptrdiff_t medfilt,
-                              ptrdiff_t *n_missed)
+                              int threads, ptrdiff_t *n_missed)
 {
-    ptrdiff_t i, j, k, n_cand, cand[2], ticks = 0, top, flagged = 0, missed = 0;
-    ptrdiff_t wmax = window > medfilt ? window : medfilt, half = window / 2, split;
-    double *drr, *mrr, *med, *qa, *th2, *mag, *buf;
-    unsigned char *h = NULL;
-    uint64_t *bits = NULL;
-    double mean_d = 0.0, v, t, quantum;
+    ptrdiff_t i, j, k, n_cand, cand[2], ticks = 0, top = 0, flagged = 0, missed = 0;
+    ptrdiff_t cap = gymctl_rq_cap(window > medfilt ? window : medfilt), hist = 0;
+    double *drr, *mrr, *med, *th2, mean_d = 0.0, quantum;
+    gymctl_hrv_job jobs[2];
+    int parts = threads >= 2 && n >= 4 * window ? 2 : 1, p;
     *n_missed = 0;
     memset(cls, GYMCTL_NORMAL, (size_t)n);
     if (n < 4)
         return 0;
     quantum = window < 256 && medfilt < 256 ? gymctl_quantum_of(rr, n, &ticks) : 0.0;
-    drr = (double *)malloc(((size_t)n * 6 + (size_t)gymctl_rq_cap(wmax)) * sizeof(double));
+    /* |mRR| in half quanta stays below 4 * ticks; the other keys below that. */
+    if (quantum > 0.0)
+        hist = gymctl_hist_bytes(4 * ticks);
+    drr = (double *)malloc((size_t)(n * 7 + 2 * cap) * sizeof(double) + (size_t)(2 * hist));
     if (drr == NULL)
         return -1;
     mrr = drr + n;
     med = mrr + n;
-    qa = med + n;
-    th2 = qa + n;
-    mag = th2 + n;
-    buf = mag + n;
-    if (quantum > 0.0) {
-        /* |mRR| in half quanta stays below 4 * ticks; the other keys below that. */
-        h = (unsigned char *)malloc((size_t)gymctl_bins(4 * ticks) / 8 * 9);
-        if (h == NULL) {
-            free(drr);
-            return -1;
-        }
-        bits = (uint64_t *)(h + gymctl_bins(4 * ticks));
+    th2 = med + 2 * n;
+    for (p = 0; p < 2; p++) {
+        jobs[p].rr = rr;
+        jobs[p].n = n;
+        jobs[p].window = window;
+        jobs[p].medfilt = medfilt;
+        jobs[p].lo = p == 0 ? 0 : n / 2;
+        jobs[p].hi = parts == 1 || p == 1 ? n : n / 2;
+        jobs[p].alpha = alpha;
+        jobs[p].quantum = quantum;
+        jobs[p].drr = drr;
+        jobs[p].mrr = mrr;
+        jobs[p].med = med;
+        jobs[p].qa = med + n;
+        jobs[p].th2 = th2;
+        jobs[p].mag_d = th2 + n;
+        jobs[p].mag_m = th2 + 2 * n;
+        jobs[p].buf = th2 + 3 * n + p * cap;
+        jobs[p].ticks = ticks;
+        jobs[p].top_m = 0;
+        jobs[p].h = (unsigned char *)(th2 + 3 * n + 2 * cap) + p * hist;
+        jobs[p].other = parts == 2 ? &jobs[1 - p] : NULL;
     }
 
     /* dRR, with the first set to the mean of the others (a realistic value). */
@@ -423,49 +536,40 @@ ptrdiff_t gymctl_hrv_classify(const double *rr, ptrdiff_t n, signed char *cls, d
         mean_d += drr[i];
     }
     drr[0] = mean_d / (double)(n - 1);
-    top = 0;
-    for (i = 0; i < n; i++) {
-        mag[i] = fabs(drr[i]);
-        if (i > 0 && quantum > 0.0) {
-            k = gymctl_key(mag[i], 1.0 / quantum);
+    for (i = 0; i < n; i++)
+        jobs[0].mag_d[i] = fabs(drr[i]);
+    if (quantum > 0.0) {
+        for (i = 1; i < n; i++) {
+            k = gymctl_key(jobs[0].mag_d[i], 1.0 / quantum);
             top = k > top ? k : top;
         }
     }
-    split = quantum > 0.0 ? (half + 1 < n ? half + 1 : n) : n;
-    gymctl_rq_sorted(mag, n, window, 0.25, 0.75, qa, th2, 0, split, buf);
-    if (split < n)
-        gymctl_rq_hist(mag, n, window, 0.25, 0.75, qa, th2, split, n, quantum, 1.0 / quantum,
-                       h, bits, gymctl_bins(top));
-    for (i = 0; i < n; i++) {
-        t = alpha * (th2[i] - qa[i]) / 2.0;
-        /* A flat window (identical intervals) has no spread: nothing there is an outlier. */
-        drr[i] = t > 0.0 ? drr[i] / t : 0.0;
-    }
+    jobs[0].top_d = jobs[1].top_d = top;
 
-    /* mRR: deviation from the 11-beat median, negative side doubled. */
-    if (quantum > 0.0)
-        gymctl_rq_hist(rr, n, medfilt, 0.5, 0.5, med, NULL, 0, n, quantum, 1.0 / quantum, h,
-                       bits, gymctl_bins(ticks));
-    else
-        gymctl_rq_sorted(rr, n, medfilt, 0.5, 0.5, med, NULL, 0, n, buf);
-    top = 0;
-    for (i = 0; i < n; i++) {
-        v = rr[i] - med[i];
-        mrr[i] = v < 0.0 ? 2.0 * v : v;
-        mag[i] = fabs(mrr[i]);
-        if (quantum > 0.0) {
-            k = gymctl_key(mag[i], 2.0 / quantum);
-            top = k > top ? k : top;
+    if (parts == 2) {
+#if GYMCTL_THREADS
+        pthread_t worker;
+        pthread_barrier_t barrier;
+        pthread_barrier_init(&barrier, NULL, 2);
+        jobs[0].barrier = jobs[1].barrier = &barrier;
+        if (pthread_create(&worker, NULL, gymctl_hrv_worker, &jobs[1]) == 0) {
+            gymctl_hrv_phase1(&jobs[0]);
+            pthread_barrier_wait(&barrier);
+            gymctl_hrv_phase2(&jobs[0]);
+            pthread_join(worker, NULL);
+        } else {
+            parts = 3; /* no thread: the same cut, one after the other */
         }
+        pthread_barrier_destroy(&barrier);
+#else
+        parts = 3;
+#endif
     }
-    if (quantum > 0.0)
-        gymctl_rq_hist(mag, n, window, 0.25, 0.75, qa, th2, 0, n, quantum / 2.0,
-                       2.0 / quantum, h, bits, gymctl_bins(top));
-    else
-        gymctl_rq_sorted(mag, n, window, 0.25, 0.75, qa, th2, 0, n, buf);
-    for (i = 0; i < n; i++) {
-        th2[i] = alpha * (th2[i] - qa[i]) / 2.0;
-        mrr[i] = th2[i] > 0.0 ? mrr[i] / th2[i] : 0.0;
+    if (parts != 2) {
+        for (p = 0; p < (parts == 3 ? 2 : 1); p++)
+            gymctl_hrv_phase1(&jobs[p]);
+        for (p = 0; p < (parts == 3 ? 2 : 1); p++)
+            gymctl_hrv_phase2(&jobs[p]);
     }
 
     /* Figure 1: S12 from the neighbours, S22 from the two following beats. */
@@ -520,7 +624,6 @@ ptrdiff_t gymctl_hrv_classify(const double *rr, ptrdiff_t n, signed char *cls, d
         flagged += cls[i] != GYMCTL_NORMAL;
         missed += cls[i] == GYMCTL_MISSED;
     }
-    free(h);
     free(drr);
     *n_missed = missed;
     return flagged;

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from benchmarks.rr_data import inject_artifacts, simulate_rr
-from kernels import hrv
+from kernels import _hrv, hrv
 from kernels.errors import InvalidInputError
 from kernels.reference import hrv as ref
 
@@ -203,3 +203,25 @@ def test_second_pass_reclassifies_the_corrected_series(rr: np.ndarray) -> None:
     np.testing.assert_allclose(twice.rr_ms, want)
     assert twice.classes.tolist() == once.classes.tolist()
     assert twice.n_corrected == once.n_corrected + sum(1 for c in again if c)
+
+
+@given(st.integers(4 * hrv.THRESHOLD_WINDOW, 900), st.integers(0, 2**16), st.booleans())
+@settings(max_examples=25, deadline=None)
+def test_windows_cut_between_two_threads_match_reference(n: int, seed: int, whole_ms: bool) -> None:
+    rr = inject_artifacts(simulate_rr(n, seed=seed), seed=seed, missed=2, extra=2, ectopic=2)
+    values = np.round(rr.rr_ms) if whole_ms else rr.rr_ms
+    classes = np.empty(n, dtype=np.int8)
+    params = (hrv.C1, hrv.C2, hrv.ALPHA, hrv.THRESHOLD_WINDOW, hrv.MEDIAN_WINDOW)
+    _hrv.classify_into(values, classes, *params, 2)
+    assert classes.tolist() == ref.classify(values.tolist())
+
+
+@pytest.mark.parametrize("grid", ["float", "ms"])
+def test_long_series_take_the_threaded_path_and_match_reference(grid: str) -> None:
+    n = hrv.PARALLEL_MIN_BEATS + 7
+    rr = inject_artifacts(simulate_rr(n, seed=11), seed=11, missed=40, extra=40, ectopic=40)
+    values = np.round(rr.rr_ms) if grid == "ms" else rr.rr_ms
+    classes = hrv.classify_beats(values)
+    assert classes.tolist() == ref.classify(values.tolist())
+    corrected = hrv.correct_artifacts(values)
+    np.testing.assert_allclose(corrected.rr_ms, ref.correct(values.tolist(), classes.tolist()))
