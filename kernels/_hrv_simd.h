@@ -287,6 +287,8 @@ static inline double gymctl_hist_q(gymctl_cursor *cu, const unsigned char *h,
     if (p.lo + 1 >= m)
         return (double)(gymctl_kth(cu, h, bits, m - 1) - 64) * quantum;
     a = gymctl_kth(cu, h, bits, p.lo);
+    if (p.frac == 0.0) /* an odd window's median: s[lo] + (s[lo + 1] - s[lo]) 0 is s[lo] */
+        return (double)(a - 64) * quantum;
     nb = gymctl_bin_after(bits, a);
     same = -(ptrdiff_t)(p.lo + 1 < cu->below + h[a]);
     b = (a & same) | (nb & ~same);
@@ -310,9 +312,9 @@ static inline ptrdiff_t gymctl_hist_bytes(ptrdiff_t top_key)
 /* h: gymctl_hist_bytes(top_key) bytes, every key at most top_key; the width must stay
  * below 256 (byte counts). */
 GYMCTL_CLONES
-static void gymctl_rq_hist(const double *x, ptrdiff_t n, ptrdiff_t width, double qa, double qb,
-                           double *out_a, double *out_b, ptrdiff_t i0, ptrdiff_t i1,
-                           double quantum, double inv, unsigned char *h, ptrdiff_t top_key)
+static void gymctl_rq_hist(const int32_t *keys, ptrdiff_t n, ptrdiff_t width, double qa,
+                           double qb, double *out_a, double *out_b, ptrdiff_t i0, ptrdiff_t i1,
+                           double quantum, unsigned char *h, ptrdiff_t top_key)
 {
     const ptrdiff_t half = width / 2, full = 2 * half + 1, nbins = ((top_key >> 6) + 3) << 6;
     const gymctl_qpos fa = gymctl_qpos_of(qa, full), fb = gymctl_qpos_of(qb, full);
@@ -324,7 +326,7 @@ static void gymctl_rq_hist(const double *x, ptrdiff_t n, ptrdiff_t width, double
     bits[0] = 1;                             /* sentinel bin 0 */
     bits[nbins / 64 - 1] = 1ULL << 63;       /* sentinel bin nbins - 1 */
     for (j = i0 - half > 0 ? i0 - half : 0; j < i0 + half + 1 && j < n; j++) {
-        key = gymctl_key(x[j], inv) + 64;
+        key = keys[j] + 64;
         h[key]++;
         bits[key >> 6] |= 1ULL << (key & 63);
         m++;
@@ -341,7 +343,7 @@ static void gymctl_rq_hist(const double *x, ptrdiff_t n, ptrdiff_t width, double
         if (i + 1 == i1)
             break;
         if (i - half >= 0) {
-            key = gymctl_key(x[i - half], inv) + 64;
+            key = keys[i - half] + 64;
             h[key]--;
             bits[key >> 6] &= ~((uint64_t)(h[key] == 0) << (key & 63));
             ca.below -= key < ca.bin;
@@ -349,7 +351,7 @@ static void gymctl_rq_hist(const double *x, ptrdiff_t n, ptrdiff_t width, double
             m--;
         }
         if (i + half + 1 < n) {
-            key = gymctl_key(x[i + half + 1], inv) + 64;
+            key = keys[i + half + 1] + 64;
             h[key]++;
             bits[key >> 6] |= 1ULL << (key & 63);
             ca.below += key < ca.bin;
@@ -367,9 +369,9 @@ enum { GYMCTL_NORMAL, GYMCTL_ECTOPIC, GYMCTL_LONG, GYMCTL_SHORT, GYMCTL_MISSED, 
 #define GYMCTL_MAX_TICKS 65536
 
 /* The quantum of the series if every interval is a whole number of milliseconds (files,
- * most straps) or of 1/1024 s (the BLE Heart Rate Measurement unit), else 0. *ticks gets
- * the largest value in quanta. */
-static double gymctl_quantum_of(const double *rr, ptrdiff_t n, ptrdiff_t *ticks)
+ * most straps) or of 1/1024 s (the BLE Heart Rate Measurement unit), else 0. kt gets each
+ * interval in quanta, *ticks the largest. */
+static double gymctl_quantum_of(const double *rr, ptrdiff_t n, int32_t *kt, ptrdiff_t *ticks)
 {
     static const double quanta[2] = {1.0, 0.9765625}, invs[2] = {1.0, 1.024};
     int c;
@@ -382,6 +384,7 @@ static double gymctl_quantum_of(const double *rr, ptrdiff_t n, ptrdiff_t *ticks)
             t = (ptrdiff_t)(rr[i] * invs[c] + 0.5);
             if ((double)t * quanta[c] != rr[i])
                 break;
+            kt[i] = (int32_t)t;
             top = t > top ? t : top;
         }
         if (i == n) {
@@ -400,6 +403,7 @@ typedef struct gymctl_hrv_job {
     ptrdiff_t n, window, medfilt, lo, hi, ticks, top_d, top_m;
     double alpha, quantum;
     double *drr, *mrr, *med, *qa, *th2, *mag_d, *mag_m, *buf;
+    int32_t *kt, *kd, *km; /* keys (in quanta) of rr and |dRR|, of |mRR| in half quanta */
     unsigned char *h;
     const struct gymctl_hrv_job *other;
 #if GYMCTL_THREADS
@@ -420,8 +424,8 @@ static void gymctl_hrv_phase1(gymctl_hrv_job *j)
     if (split > lo)
         gymctl_rq_sorted(j->mag_d, n, j->window, 0.25, 0.75, j->qa, j->th2, lo, split, j->buf);
     if (split < hi)
-        gymctl_rq_hist(j->mag_d, n, j->window, 0.25, 0.75, j->qa, j->th2, split, hi, q,
-                       1.0 / q, j->h, j->top_d);
+        gymctl_rq_hist(j->kd, n, j->window, 0.25, 0.75, j->qa, j->th2, split, hi, q, j->h,
+                       j->top_d);
     for (i = lo; i < hi; i++) {
         t = j->alpha * (j->th2[i] - j->qa[i]) / 2.0;
         /* A flat window (identical intervals) has no spread: nothing there is an outlier. */
@@ -429,8 +433,7 @@ static void gymctl_hrv_phase1(gymctl_hrv_job *j)
     }
     /* mRR: deviation from the 11-beat median, negative side doubled. */
     if (q > 0.0)
-        gymctl_rq_hist(j->rr, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, q, 1.0 / q, j->h,
-                       j->ticks);
+        gymctl_rq_hist(j->kt, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, q, j->h, j->ticks);
     else
         gymctl_rq_sorted(j->rr, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, j->buf);
     for (i = lo; i < hi; i++) {
@@ -441,6 +444,7 @@ static void gymctl_hrv_phase1(gymctl_hrv_job *j)
     if (q > 0.0) {
         for (i = lo; i < hi; i++) {
             k = gymctl_key(j->mag_m[i], 2.0 / q);
+            j->km[i] = (int32_t)k;
             top = k > top ? k : top;
         }
     }
@@ -457,8 +461,8 @@ static void gymctl_hrv_phase2(gymctl_hrv_job *j)
         top = j->other->top_m;
     /* |mRR| is a multiple of half a quantum (the median of an even window is a mean). */
     if (q > 0.0)
-        gymctl_rq_hist(j->mag_m, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, q / 2.0,
-                       2.0 / q, j->h, top);
+        gymctl_rq_hist(j->km, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, q / 2.0, j->h,
+                       top);
     else
         gymctl_rq_sorted(j->mag_m, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, j->buf);
     for (i = lo; i < hi; i++) {
@@ -490,20 +494,31 @@ ptrdiff_t gymctl_hrv_classify(const double *rr, ptrdiff_t n, signed char *cls, d
 {
     ptrdiff_t i, j, k, n_cand, cand[2], ticks = 0, top = 0, flagged = 0, missed = 0;
     ptrdiff_t cap = gymctl_rq_cap(window > medfilt ? window : medfilt), hist = 0;
-    double *drr, *mrr, *med, *th2, mean_d = 0.0, quantum;
+    double *drr, *mrr, *med, *th2, mean_d = 0.0, quantum = 0.0;
+    int32_t *kt;
+    unsigned char *hists = NULL;
     gymctl_hrv_job jobs[2];
     int parts = threads >= 2 && n >= 4 * window ? 2 : 1, p;
     *n_missed = 0;
     memset(cls, GYMCTL_NORMAL, (size_t)n);
     if (n < 4)
         return 0;
-    quantum = window < 256 && medfilt < 256 ? gymctl_quantum_of(rr, n, &ticks) : 0.0;
-    /* |mRR| in half quanta stays below 4 * ticks; the other keys below that. */
-    if (quantum > 0.0)
-        hist = gymctl_hist_bytes(4 * ticks);
-    drr = (double *)malloc((size_t)(n * 7 + 2 * cap) * sizeof(double) + (size_t)(2 * hist));
+    drr = (double *)malloc((size_t)(n * 7 + 2 * cap) * sizeof(double) +
+                           (size_t)(3 * n) * sizeof(int32_t));
     if (drr == NULL)
         return -1;
+    kt = (int32_t *)(drr + n * 7 + 2 * cap);
+    if (window < 256 && medfilt < 256)
+        quantum = gymctl_quantum_of(rr, n, kt, &ticks);
+    /* |mRR| in half quanta stays below 4 * ticks; the other keys below that. */
+    if (quantum > 0.0) {
+        hist = gymctl_hist_bytes(4 * ticks);
+        hists = (unsigned char *)malloc((size_t)(2 * hist));
+        if (hists == NULL) {
+            free(drr);
+            return -1;
+        }
+    }
     mrr = drr + n;
     med = mrr + n;
     th2 = med + 2 * n;
@@ -526,7 +541,10 @@ ptrdiff_t gymctl_hrv_classify(const double *rr, ptrdiff_t n, signed char *cls, d
         jobs[p].buf = th2 + 3 * n + p * cap;
         jobs[p].ticks = ticks;
         jobs[p].top_m = 0;
-        jobs[p].h = (unsigned char *)(th2 + 3 * n + 2 * cap) + p * hist;
+        jobs[p].kt = kt;
+        jobs[p].kd = kt + n;
+        jobs[p].km = kt + 2 * n;
+        jobs[p].h = hists + p * hist;
         jobs[p].other = parts == 2 ? &jobs[1 - p] : NULL;
     }
 
@@ -539,8 +557,11 @@ ptrdiff_t gymctl_hrv_classify(const double *rr, ptrdiff_t n, signed char *cls, d
     for (i = 0; i < n; i++)
         jobs[0].mag_d[i] = fabs(drr[i]);
     if (quantum > 0.0) {
+        /* |dRR| in quanta: the difference of the intervals in quanta, exactly. */
+        jobs[0].kd[0] = 0; /* dRR[0] is off the grid: its windows take the sorted path */
         for (i = 1; i < n; i++) {
-            k = gymctl_key(jobs[0].mag_d[i], 1.0 / quantum);
+            k = kt[i] > kt[i - 1] ? kt[i] - kt[i - 1] : kt[i - 1] - kt[i];
+            jobs[0].kd[i] = (int32_t)k;
             top = k > top ? k : top;
         }
     }
@@ -624,6 +645,7 @@ ptrdiff_t gymctl_hrv_classify(const double *rr, ptrdiff_t n, signed char *cls, d
         flagged += cls[i] != GYMCTL_NORMAL;
         missed += cls[i] == GYMCTL_MISSED;
     }
+    free(hists);
     free(drr);
     *n_missed = missed;
     return flagged;
