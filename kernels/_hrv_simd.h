@@ -10,8 +10,16 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define GYMCTL_THREADS 1
+#else
+#define GYMCTL_THREADS 0
+#endif
 
 typedef double gymctl_v4d __attribute__((vector_size(32)));
 typedef long long gymctl_v4i __attribute__((vector_size(32)));
@@ -78,6 +86,52 @@ int gymctl_hrv_sums(const double *rr, ptrdiff_t n, double *out)
     return !good;
 }
 
+/* First index whose value is not within [lo, hi] (NaN is not), or -1: the range check of
+ * kernels.hrv.as_rr_array in one vector pass instead of five numpy temporaries. */
+GYMCTL_CLONES
+ptrdiff_t gymctl_first_outside(const double *x, ptrdiff_t n, double lo, double hi)
+{
+    const gymctl_v4d lov = {lo, lo, lo, lo}, hiv = {hi, hi, hi, hi};
+    gymctl_v4i ok = {-1, -1, -1, -1};
+    gymctl_v4d v;
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        memcpy(&v, x + i, sizeof v);
+        ok &= (v >= lov) & (v <= hiv);
+    }
+    if (ok[0] && ok[1] && ok[2] && ok[3]) {
+        for (; i < n; i++)
+            if (!(x[i] >= lo && x[i] <= hi))
+                return i;
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        if (!(x[i] >= lo && x[i] <= hi))
+            return i;
+    return -1;
+}
+
+/* ---- Sliding quantiles ------------------------------------------------------------------
+ * Quantile q of m values: linear interpolation between order statistics (numpy's and
+ * pandas' default): pos = q (m - 1), lo = floor(pos), s[lo] + (s[lo + 1] - s[lo]) (pos - lo),
+ * or s[m - 1] when lo + 1 >= m. Windows are centred, 2 (width / 2) + 1 values, shrunk at the
+ * ends of the series. Both paths below compute the outputs [i0, i1) only, starting their
+ * window from the true series at i0, so the same values come out whatever the cut. */
+
+typedef struct {
+    ptrdiff_t lo;
+    double frac;
+} gymctl_qpos;
+
+static inline gymctl_qpos gymctl_qpos_of(double q, ptrdiff_t m)
+{
+    gymctl_qpos p;
+    double pos = q * (double)(m - 1);
+    p.lo = (ptrdiff_t)pos; /* pos >= 0: truncation is floor, and no libm call */
+    p.frac = pos - (double)p.lo;
+    return p;
+}
+
 /* Rank of x in the sorted window buf[0..cap) (+inf beyond the m values in use): the
  * number of values below x, counted with vector compares over the whole buffer. For a
  * 91-value window this beats a binary search, whose steps wait on each other. */
@@ -111,39 +165,49 @@ static inline void gymctl_rank2(const double *buf, ptrdiff_t cap, double x, doub
     *ry = (ptrdiff_t)((cy[0] + cy[1]) + (cy[2] + cy[3]));
 }
 
-static inline double gymctl_quantile(const double *buf, ptrdiff_t m, double q)
+static inline double gymctl_sorted_q(const double *buf, ptrdiff_t m, gymctl_qpos p)
 {
-    /* Linear interpolation between order statistics (numpy's and pandas' default). */
-    double pos = q * (double)(m - 1);
-    ptrdiff_t lo = (ptrdiff_t)floor(pos);
-    if (lo + 1 >= m)
+    if (p.lo + 1 >= m)
         return buf[m - 1];
-    return buf[lo] + (buf[lo + 1] - buf[lo]) * (pos - (double)lo);
+    return buf[p.lo] + (buf[p.lo + 1] - buf[p.lo]) * p.frac;
 }
 
-/* Quantiles qa and qb (out_b may be NULL) of x over a centred window of `width` values,
- * shrunk at the ends; a sorted copy of the window slides along, one value out and one in
- * per step: two vector rank counts and one block move. Returns -1 if out of memory. */
-GYMCTL_CLONES
-int gymctl_rolling_quantiles(const double *x, ptrdiff_t n, ptrdiff_t width, double qa,
-                             double qb, double *out_a, double *out_b)
+static inline ptrdiff_t gymctl_rq_cap(ptrdiff_t width)
 {
-    ptrdiff_t half = width / 2, cap = ((width + 1 + 3) / 4) * 4, m = 0, i, j, k, r;
-    double *buf = (double *)malloc((size_t)cap * sizeof(double));
-    if (buf == NULL)
-        return -1;
+    return ((width + 1 + 3) / 4) * 4;
+}
+
+/* General path, any doubles: a sorted copy of the window slides along, one value out and
+ * one in per step: two vector rank counts and one block move. out_b may be NULL; buf has
+ * gymctl_rq_cap(width) doubles. */
+GYMCTL_CLONES
+static void gymctl_rq_sorted(const double *x, ptrdiff_t n, ptrdiff_t width, double qa,
+                             double qb, double *out_a, double *out_b, ptrdiff_t i0,
+                             ptrdiff_t i1, double *buf)
+{
+    const ptrdiff_t half = width / 2, full = 2 * half + 1, cap = gymctl_rq_cap(width);
+    const gymctl_qpos fa = gymctl_qpos_of(qa, full), fb = gymctl_qpos_of(qb, full);
+    ptrdiff_t m = 0, i, j, k, r;
     for (j = 0; j < cap; j++)
         buf[j] = INFINITY;
-    for (j = 0; j < half + 1 && j < n; j++) {
+    for (j = i0 - half > 0 ? i0 - half : 0; j < i0 + half + 1 && j < n; j++) {
         k = gymctl_rank(buf, cap, x[j]);
         memmove(buf + k + 1, buf + k, (size_t)(m - k) * sizeof(double));
         buf[k] = x[j];
         m++;
     }
-    for (i = 0; i < n; i++) {
-        out_a[i] = gymctl_quantile(buf, m, qa);
-        if (out_b != NULL)
-            out_b[i] = gymctl_quantile(buf, m, qb);
+    for (i = i0; i < i1; i++) {
+        if (m == full) {
+            out_a[i] = gymctl_sorted_q(buf, m, fa);
+            if (out_b != NULL)
+                out_b[i] = gymctl_sorted_q(buf, m, fb);
+        } else {
+            out_a[i] = gymctl_sorted_q(buf, m, gymctl_qpos_of(qa, m));
+            if (out_b != NULL)
+                out_b[i] = gymctl_sorted_q(buf, m, gymctl_qpos_of(qb, m));
+        }
+        if (i + 1 == i1)
+            break;
         if (i - half >= 0 && i + half + 1 < n) {
             double old = x[i - half], new = x[i + half + 1];
             gymctl_rank2(buf, cap, old, new, &r, &k);
@@ -165,8 +229,488 @@ int gymctl_rolling_quantiles(const double *x, ptrdiff_t n, ptrdiff_t width, doub
             m++;
         }
     }
-    free(buf);
-    return 0;
+}
+
+/* Quantised path, for values that are exact multiples of `quantum` (key = value / quantum
+ * is a small integer): a histogram of the window's keys (bin = key + 64, with an empty
+ * sentinel bin at each end), a bitmap of its non-empty bins, and one cursor per quantile
+ * that remembers a bin and how many values lie below it. Sliding the window moves each
+ * cursor by a bin or two, so a step costs a handful of operations whatever the width. The
+ * order statistics are the same numbers as the sorted path's (key * quantum is exact),
+ * interpolated by the same formula. */
+typedef struct {
+    ptrdiff_t bin, below;
+} gymctl_cursor;
+
+static inline ptrdiff_t gymctl_bin_after(const uint64_t *bits, ptrdiff_t c)
+{
+    ptrdiff_t w = c >> 6;
+    uint64_t m = bits[w] & ~((2ULL << (c & 63)) - 1);
+    while (m == 0)
+        m = bits[++w];
+    return (w << 6) + __builtin_ctzll(m);
+}
+
+static inline ptrdiff_t gymctl_bin_before(const uint64_t *bits, ptrdiff_t c)
+{
+    ptrdiff_t w = c >> 6;
+    uint64_t m = bits[w] & ((1ULL << (c & 63)) - 1);
+    while (m == 0)
+        m = bits[--w];
+    return (w << 6) + 63 - __builtin_clzll(m);
+}
+
+/* Bin of the k-th smallest value (0-based; k below the window's count). */
+static inline ptrdiff_t gymctl_kth(gymctl_cursor *cu, const unsigned char *h,
+                                   const uint64_t *bits, ptrdiff_t k)
+{
+    ptrdiff_t c = cu->bin, below = cu->below;
+    while (below > k) {
+        c = gymctl_bin_before(bits, c);
+        below -= h[c];
+    }
+    while (below + h[c] <= k) {
+        below += h[c];
+        c = gymctl_bin_after(bits, c);
+    }
+    cu->bin = c;
+    cu->below = below;
+    return c;
+}
+
+static inline double gymctl_hist_q(gymctl_cursor *cu, const unsigned char *h,
+                                   const uint64_t *bits, ptrdiff_t m, gymctl_qpos p,
+                                   double quantum)
+{
+    ptrdiff_t a, b, nb, same;
+    double va, vb;
+    if (p.lo + 1 >= m)
+        return (double)(gymctl_kth(cu, h, bits, m - 1) - 64) * quantum;
+    a = gymctl_kth(cu, h, bits, p.lo);
+    if (p.frac == 0.0) /* an odd window's median: s[lo] + (s[lo + 1] - s[lo]) 0 is s[lo] */
+        return (double)(a - 64) * quantum;
+    nb = gymctl_bin_after(bits, a);
+    same = -(ptrdiff_t)(p.lo + 1 < cu->below + h[a]);
+    b = (a & same) | (nb & ~same);
+    va = (double)(a - 64) * quantum;
+    vb = (double)(b - 64) * quantum;
+    return va + (vb - va) * p.frac;
+}
+
+static inline ptrdiff_t gymctl_key(double v, double inv)
+{
+    return (ptrdiff_t)(v * inv + 0.5);
+}
+
+/* Bytes of histogram and bitmap for keys up to top_key (bins are keys + 64, with empty
+ * sentinel bins below and above). */
+static inline ptrdiff_t gymctl_hist_bytes(ptrdiff_t top_key)
+{
+    return (((top_key >> 6) + 3) << 6) / 8 * 9;
+}
+
+/* h: gymctl_hist_bytes(top_key) bytes, every key at most top_key; the width must stay
+ * below 256 (byte counts). */
+GYMCTL_CLONES
+static void gymctl_rq_hist(const int32_t *keys, ptrdiff_t n, ptrdiff_t width, double qa,
+                           double qb, double *out_a, double *out_b, ptrdiff_t i0, ptrdiff_t i1,
+                           double quantum, unsigned char *h, ptrdiff_t top_key)
+{
+    const ptrdiff_t half = width / 2, full = 2 * half + 1, nbins = ((top_key >> 6) + 3) << 6;
+    const gymctl_qpos fa = gymctl_qpos_of(qa, full), fb = gymctl_qpos_of(qb, full);
+    uint64_t *bits = (uint64_t *)(h + nbins);
+    gymctl_cursor ca = {0, 0}, cb = {0, 0};
+    ptrdiff_t m = 0, i, j, key;
+    memset(h, 0, (size_t)nbins);
+    memset(bits, 0, (size_t)(nbins / 64) * sizeof(uint64_t));
+    bits[0] = 1;                             /* sentinel bin 0 */
+    bits[nbins / 64 - 1] = 1ULL << 63;       /* sentinel bin nbins - 1 */
+    for (j = i0 - half > 0 ? i0 - half : 0; j < i0 + half + 1 && j < n; j++) {
+        key = keys[j] + 64;
+        h[key]++;
+        bits[key >> 6] |= 1ULL << (key & 63);
+        m++;
+    }
+    for (i = i0; i < i1; i++) {
+        gymctl_qpos pa = fa, pb = fb;
+        if (m != full) {
+            pa = gymctl_qpos_of(qa, m);
+            pb = gymctl_qpos_of(qb, m);
+        }
+        out_a[i] = gymctl_hist_q(&ca, h, bits, m, pa, quantum);
+        if (out_b != NULL)
+            out_b[i] = gymctl_hist_q(&cb, h, bits, m, pb, quantum);
+        if (i + 1 == i1)
+            break;
+        if (i - half >= 0) {
+            key = keys[i - half] + 64;
+            h[key]--;
+            bits[key >> 6] &= ~((uint64_t)(h[key] == 0) << (key & 63));
+            ca.below -= key < ca.bin;
+            cb.below -= key < cb.bin;
+            m--;
+        }
+        if (i + half + 1 < n) {
+            key = keys[i + half + 1] + 64;
+            h[key]++;
+            bits[key >> 6] |= 1ULL << (key & 63);
+            ca.below += key < ca.bin;
+            cb.below += key < cb.bin;
+            m++;
+        }
+    }
+}
+
+/* ---- Artefact classification and correction (Lipponen & Tarvainen 2019) ---------------- */
+
+enum { GYMCTL_NORMAL, GYMCTL_ECTOPIC, GYMCTL_LONG, GYMCTL_SHORT, GYMCTL_MISSED, GYMCTL_EXTRA };
+
+/* Largest series value handled by the quantised path, in quanta (keeps histograms small). */
+#define GYMCTL_MAX_TICKS 65536
+
+/* The quantum of the series if every interval is a whole number of milliseconds (files,
+ * most straps) or of 1/1024 s (the BLE Heart Rate Measurement unit), else 0. kt gets each
+ * interval in quanta, *ticks the largest. */
+static double gymctl_quantum_of(const double *rr, ptrdiff_t n, int32_t *kt, ptrdiff_t *ticks)
+{
+    static const double quanta[2] = {1.0, 0.9765625}, invs[2] = {1.0, 1.024};
+    int c;
+    ptrdiff_t i, t, top;
+    for (c = 0; c < 2; c++) {
+        top = 0;
+        for (i = 0; i < n; i++) {
+            if (!(rr[i] > 0.0 && rr[i] < (double)GYMCTL_MAX_TICKS * quanta[c]))
+                break;
+            t = (ptrdiff_t)(rr[i] * invs[c] + 0.5);
+            if ((double)t * quanta[c] != rr[i])
+                break;
+            kt[i] = (int32_t)t;
+            top = t > top ? t : top;
+        }
+        if (i == n) {
+            *ticks = top;
+            return quanta[c];
+        }
+    }
+    return 0.0;
+}
+
+/* One thread's share of the windows: outputs [lo, hi) of every sliding pass. Phase 1 needs
+ * only the whole series' |dRR|; phase 2 needs |mRR| around its range, which phase 1 of the
+ * neighbouring range writes, hence the barrier between them. */
+typedef struct gymctl_hrv_job {
+    const double *rr;
+    ptrdiff_t n, window, medfilt, lo, hi, ticks, top_d, top_m;
+    double alpha, quantum;
+    double *drr, *mrr, *med, *qa, *th2, *mag_d, *mag_m, *buf;
+    int32_t *kt, *kd, *km; /* keys (in quanta) of rr and |dRR|, of |mRR| in half quanta */
+    unsigned char *h;
+    const struct gymctl_hrv_job *other;
+#if GYMCTL_THREADS
+    pthread_barrier_t *barrier;
+#endif
+} gymctl_hrv_job;
+
+GYMCTL_CLONES
+static void gymctl_hrv_phase1(gymctl_hrv_job *j)
+{
+    const ptrdiff_t n = j->n, lo = j->lo, hi = j->hi, half = j->window / 2;
+    const double q = j->quantum;
+    ptrdiff_t i, k, split = hi, top = 0;
+    double t, v;
+    /* dRR[0], the mean of the others, is off the grid: windows holding it are sorted. */
+    if (q > 0.0)
+        split = half + 1 < lo ? lo : (half + 1 < hi ? half + 1 : hi);
+    if (split > lo)
+        gymctl_rq_sorted(j->mag_d, n, j->window, 0.25, 0.75, j->qa, j->th2, lo, split, j->buf);
+    if (split < hi)
+        gymctl_rq_hist(j->kd, n, j->window, 0.25, 0.75, j->qa, j->th2, split, hi, q, j->h,
+                       j->top_d);
+    for (i = lo; i < hi; i++) {
+        t = j->alpha * (j->th2[i] - j->qa[i]) / 2.0;
+        /* A flat window (identical intervals) has no spread: nothing there is an outlier. */
+        j->drr[i] = t > 0.0 ? j->drr[i] / t : 0.0;
+    }
+    /* mRR: deviation from the 11-beat median, negative side doubled. */
+    if (q > 0.0)
+        gymctl_rq_hist(j->kt, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, q, j->h, j->ticks);
+    else
+        gymctl_rq_sorted(j->rr, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, j->buf);
+    for (i = lo; i < hi; i++) {
+        v = j->rr[i] - j->med[i];
+        j->mrr[i] = v < 0.0 ? 2.0 * v : v;
+        j->mag_m[i] = fabs(j->mrr[i]);
+    }
+    if (q > 0.0) {
+        for (i = lo; i < hi; i++) {
+            k = gymctl_key(j->mag_m[i], 2.0 / q);
+            j->km[i] = (int32_t)k;
+            top = k > top ? k : top;
+        }
+    }
+    j->top_m = top;
+}
+
+GYMCTL_CLONES
+static void gymctl_hrv_phase2(gymctl_hrv_job *j)
+{
+    const ptrdiff_t lo = j->lo, hi = j->hi;
+    const double q = j->quantum;
+    ptrdiff_t i, top = j->top_m;
+    if (j->other != NULL && j->other->top_m > top)
+        top = j->other->top_m;
+    /* |mRR| is a multiple of half a quantum (the median of an even window is a mean). */
+    if (q > 0.0)
+        gymctl_rq_hist(j->km, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, q / 2.0, j->h,
+                       top);
+    else
+        gymctl_rq_sorted(j->mag_m, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, j->buf);
+    for (i = lo; i < hi; i++) {
+        j->th2[i] = j->alpha * (j->th2[i] - j->qa[i]) / 2.0;
+        j->mrr[i] = j->th2[i] > 0.0 ? j->mrr[i] / j->th2[i] : 0.0;
+    }
+}
+
+#if GYMCTL_THREADS
+static void *gymctl_hrv_worker(void *arg)
+{
+    gymctl_hrv_job *j = (gymctl_hrv_job *)arg;
+    gymctl_hrv_phase1(j);
+    pthread_barrier_wait(j->barrier);
+    gymctl_hrv_phase2(j);
+    return NULL;
+}
+#endif
+
+/* Classify every beat into cls (see kernels.hrv); returns the number of beats flagged and
+ * sets *n_missed, or -1 if out of memory. The quartile and median windows take the
+ * quantised path when the series allows it (kernels.hrv says which series do). With
+ * threads = 2 the sliding passes are cut into two halves run side by side, each starting
+ * its windows from the true series, so the values are the same as with one. */
+GYMCTL_CLONES
+ptrdiff_t gymctl_hrv_classify(const double *rr, ptrdiff_t n, signed char *cls, double c1,
+                              double c2, double alpha, ptrdiff_t window, ptrdiff_t medfilt,
+                              int threads, ptrdiff_t *n_missed)
+{
+    ptrdiff_t i, j, k, n_cand, cand[2], ticks = 0, top = 0, flagged = 0, missed = 0;
+    ptrdiff_t cap = gymctl_rq_cap(window > medfilt ? window : medfilt), hist = 0;
+    double *drr, *mrr, *med, *th2, mean_d = 0.0, quantum = 0.0;
+    int32_t *kt;
+    unsigned char *hists = NULL;
+    gymctl_hrv_job jobs[2];
+    int parts = threads >= 2 && n >= 4 * window ? 2 : 1, p;
+    *n_missed = 0;
+    memset(cls, GYMCTL_NORMAL, (size_t)n);
+    if (n < 4)
+        return 0;
+    drr = (double *)malloc((size_t)(n * 7 + 2 * cap) * sizeof(double) +
+                           (size_t)(3 * n) * sizeof(int32_t));
+    if (drr == NULL)
+        return -1;
+    kt = (int32_t *)(drr + n * 7 + 2 * cap);
+    if (window < 256 && medfilt < 256)
+        quantum = gymctl_quantum_of(rr, n, kt, &ticks);
+    /* |mRR| in half quanta stays below 4 * ticks; the other keys below that. */
+    if (quantum > 0.0) {
+        hist = gymctl_hist_bytes(4 * ticks);
+        hists = (unsigned char *)malloc((size_t)(2 * hist));
+        if (hists == NULL) {
+            free(drr);
+            return -1;
+        }
+    }
+    mrr = drr + n;
+    med = mrr + n;
+    th2 = med + 2 * n;
+    for (p = 0; p < 2; p++) {
+        jobs[p].rr = rr;
+        jobs[p].n = n;
+        jobs[p].window = window;
+        jobs[p].medfilt = medfilt;
+        jobs[p].lo = p == 0 ? 0 : n / 2;
+        jobs[p].hi = parts == 1 || p == 1 ? n : n / 2;
+        jobs[p].alpha = alpha;
+        jobs[p].quantum = quantum;
+        jobs[p].drr = drr;
+        jobs[p].mrr = mrr;
+        jobs[p].med = med;
+        jobs[p].qa = med + n;
+        jobs[p].th2 = th2;
+        jobs[p].mag_d = th2 + n;
+        jobs[p].mag_m = th2 + 2 * n;
+        jobs[p].buf = th2 + 3 * n + p * cap;
+        jobs[p].ticks = ticks;
+        jobs[p].top_m = 0;
+        jobs[p].kt = kt;
+        jobs[p].kd = kt + n;
+        jobs[p].km = kt + 2 * n;
+        jobs[p].h = hists + p * hist;
+        jobs[p].other = parts == 2 ? &jobs[1 - p] : NULL;
+    }
+
+    /* dRR, with the first set to the mean of the others (a realistic value). */
+    for (i = 1; i < n; i++) {
+        drr[i] = rr[i] - rr[i - 1];
+        mean_d += drr[i];
+    }
+    drr[0] = mean_d / (double)(n - 1);
+    for (i = 0; i < n; i++)
+        jobs[0].mag_d[i] = fabs(drr[i]);
+    if (quantum > 0.0) {
+        /* |dRR| in quanta: the difference of the intervals in quanta, exactly. */
+        jobs[0].kd[0] = 0; /* dRR[0] is off the grid: its windows take the sorted path */
+        for (i = 1; i < n; i++) {
+            k = kt[i] > kt[i - 1] ? kt[i] - kt[i - 1] : kt[i - 1] - kt[i];
+            jobs[0].kd[i] = (int32_t)k;
+            top = k > top ? k : top;
+        }
+    }
+    jobs[0].top_d = jobs[1].top_d = top;
+
+    if (parts == 2) {
+#if GYMCTL_THREADS
+        pthread_t worker;
+        pthread_barrier_t barrier;
+        pthread_barrier_init(&barrier, NULL, 2);
+        jobs[0].barrier = jobs[1].barrier = &barrier;
+        if (pthread_create(&worker, NULL, gymctl_hrv_worker, &jobs[1]) == 0) {
+            gymctl_hrv_phase1(&jobs[0]);
+            pthread_barrier_wait(&barrier);
+            gymctl_hrv_phase2(&jobs[0]);
+            pthread_join(worker, NULL);
+        } else {
+            parts = 3; /* no thread: the same cut, one after the other */
+        }
+        pthread_barrier_destroy(&barrier);
+#else
+        parts = 3;
+#endif
+    }
+    if (parts != 2) {
+        for (p = 0; p < (parts == 3 ? 2 : 1); p++)
+            gymctl_hrv_phase1(&jobs[p]);
+        for (p = 0; p < (parts == 3 ? 2 : 1); p++)
+            gymctl_hrv_phase2(&jobs[p]);
+    }
+
+    /* Figure 1: S12 from the neighbours, S22 from the two following beats. */
+    for (i = 1; i < n - 2; i++) {
+        double d = drr[i], s12 = 0.0;
+        if (fabs(d) <= 1.0 || cls[i] != GYMCTL_NORMAL)
+            continue;
+        if (d > 0.0)
+            s12 = drr[i + 1] > drr[i - 1] ? drr[i + 1] : drr[i - 1];
+        else if (d < 0.0)
+            s12 = drr[i + 1] < drr[i - 1] ? drr[i + 1] : drr[i - 1];
+        if ((d > 1.0 && s12 < -c1 * d - c2) || (d < -1.0 && s12 > -c1 * d + c2)) {
+            cls[i] = GYMCTL_ECTOPIC;
+            continue;
+        }
+        cand[0] = i;
+        n_cand = 1;
+        if (i + 2 < n && fabs(drr[i + 1]) < fabs(drr[i + 2])) {
+            cand[1] = i + 1;
+            n_cand = 2;
+        }
+        for (k = 0; k < n_cand; k++) {
+            double s22 = 0.0;
+            int eq3, eq4, eq5, eq6, eq7;
+            j = cand[k];
+            if (j >= n - 1 || cls[j] != GYMCTL_NORMAL)
+                continue;
+            if (j < n - 2) {
+                if (drr[j] >= 0.0)
+                    s22 = drr[j + 2] < drr[j + 1] ? drr[j + 2] : drr[j + 1];
+                else
+                    s22 = drr[j + 2] > drr[j + 1] ? drr[j + 2] : drr[j + 1];
+            }
+            eq3 = drr[j] > 1.0 && s22 < -1.0;
+            eq4 = fabs(mrr[j]) > 3.0;
+            eq5 = drr[j] < -1.0 && s22 > 1.0;
+            if (!(eq3 || eq4 || eq5))
+                continue;
+            eq6 = fabs(rr[j] / 2.0 - med[j]) < th2[j];
+            eq7 = fabs(rr[j] + rr[j + 1] - med[j]) < th2[j];
+            if (eq5 && eq7)
+                cls[j] = GYMCTL_EXTRA;
+            else if (eq3 && eq6)
+                cls[j] = GYMCTL_MISSED;
+            else if (rr[j] > med[j])
+                cls[j] = GYMCTL_LONG;
+            else
+                cls[j] = GYMCTL_SHORT;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        flagged += cls[i] != GYMCTL_NORMAL;
+        missed += cls[i] == GYMCTL_MISSED;
+    }
+    free(hists);
+    free(drr);
+    *n_missed = missed;
+    return flagged;
+}
+
+/* Write the corrected series into out (room for n + count(MISSED) values); returns its
+ * length. Extra beats are merged with the next interval, missed beats split in two equal
+ * halves, ectopic, long and short beats replaced by linear interpolation between the
+ * nearest normal neighbours (marked NaN meanwhile: no RR interval is NaN). */
+ptrdiff_t gymctl_hrv_correct(const double *rr, ptrdiff_t n, const signed char *cls, double *out)
+{
+    ptrdiff_t i = 0, m = 0, a, b, k, first = -1;
+    double va, vb;
+    while (i < n) {
+        switch (cls[i]) {
+        case GYMCTL_EXTRA:
+            if (i + 1 < n) {
+                out[m++] = rr[i] + rr[i + 1];
+                i += 2;
+                continue;
+            }
+            out[m++] = rr[i];
+            break;
+        case GYMCTL_MISSED:
+            out[m] = rr[i] / 2.0;
+            out[m + 1] = rr[i] / 2.0;
+            m += 2;
+            break;
+        case GYMCTL_ECTOPIC:
+        case GYMCTL_LONG:
+        case GYMCTL_SHORT:
+            if (first < 0)
+                first = m;
+            out[m++] = NAN;
+            break;
+        default:
+            out[m++] = rr[i];
+        }
+        i++;
+    }
+    if (first < 0)
+        return m;
+    /* Fill each run of holes on the straight line between its good neighbours. */
+    k = first;
+    while (k < m) {
+        if (out[k] == out[k]) {
+            k++;
+            continue;
+        }
+        a = k - 1;
+        b = k;
+        while (b < m && out[b] != out[b])
+            b++;
+        if (a < 0 && b >= m) {
+            /* Nothing good to interpolate from: every beat was a hole, leave them. */
+            memcpy(out, rr, (size_t)n * sizeof(double));
+            return n;
+        }
+        va = a >= 0 ? out[a] : out[b];
+        vb = b < m ? out[b] : out[a];
+        for (k = a + 1; k < b; k++)
+            out[k] = va + (vb - va) * (double)(k - a) / (double)(b - a);
+        k = b;
+    }
+    return m;
 }
 
 #endif

@@ -20,6 +20,7 @@ two, ectopic, long and short beats replaced by linear interpolation.
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -35,6 +36,11 @@ C2 = 0.17
 ALPHA = 5.2
 THRESHOLD_WINDOW = 91
 MEDIAN_WINDOW = 11
+
+#: From this many beats on, the sliding windows run on two threads (same values); below,
+#: starting a thread costs more than it saves.
+PARALLEL_MIN_BEATS = 20_000
+_THREADS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 #: A wider range than any human heart produces at rest or in exercise; values outside it
 #: are not RR intervals in milliseconds (seconds, samples, or garbage).
@@ -105,9 +111,8 @@ def as_rr_array(
         raise InvalidInputError(
             f"needs at least {minimum} intervals, got {rr.shape[0]}", where=where
         )
-    bad = np.flatnonzero(~np.isfinite(rr) | (rr < MIN_PLAUSIBLE_RR_MS) | (rr > MAX_PLAUSIBLE_RR_MS))
-    if bad.size:
-        i = int(bad[0])
+    i = _hrv.first_outside(rr, MIN_PLAUSIBLE_RR_MS, MAX_PLAUSIBLE_RR_MS)
+    if i >= 0:
         raise InvalidInputError(
             f"{rr[i]!r} is not an RR interval in ms (expected {MIN_PLAUSIBLE_RR_MS:g} to "
             f"{MAX_PLAUSIBLE_RR_MS:g})",
@@ -142,7 +147,8 @@ def classify_beats(rr_ms: npt.ArrayLike) -> npt.NDArray[np.int8]:
     """The :class:`BeatClass` of every interval (all normal for fewer than 4)."""
     rr = as_rr_array(rr_ms, minimum=1)
     classes = np.empty(rr.shape[0], dtype=np.int8)
-    _hrv.classify_into(rr, classes, C1, C2, ALPHA, THRESHOLD_WINDOW, MEDIAN_WINDOW)
+    threads = _THREADS if rr.shape[0] >= PARALLEL_MIN_BEATS else 1
+    _hrv.classify_into(rr, classes, C1, C2, ALPHA, THRESHOLD_WINDOW, MEDIAN_WINDOW, threads)
     return classes
 
 
@@ -156,19 +162,16 @@ def correct_artifacts(rr_ms: npt.ArrayLike, *, passes: int = 1) -> Correction:
     if passes < 1:
         raise InvalidInputError(f"must be at least 1, got {passes}", where="passes")
     rr = as_rr_array(rr_ms, minimum=1)
-    first: npt.NDArray[np.int8] | None = None
-    n_corrected = 0
-    for _ in range(passes):
-        classes = np.empty(rr.shape[0], dtype=np.int8)
-        _hrv.classify_into(rr, classes, C1, C2, ALPHA, THRESHOLD_WINDOW, MEDIAN_WINDOW)
-        if first is None:
-            first = classes
-        flagged = int(np.count_nonzero(classes))
-        if flagged == 0:
+    threads = _THREADS if rr.shape[0] >= PARALLEL_MIN_BEATS else 1
+    first, out, n_corrected = _hrv.correct_pass(
+        rr, C1, C2, ALPHA, THRESHOLD_WINDOW, MEDIAN_WINDOW, threads
+    )
+    for _ in range(passes - 1):
+        if out is None:
             break
+        rr = out
+        _, out, flagged = _hrv.correct_pass(
+            rr, C1, C2, ALPHA, THRESHOLD_WINDOW, MEDIAN_WINDOW, threads
+        )
         n_corrected += flagged
-        out = np.empty(rr.shape[0] + int(np.count_nonzero(classes == BeatClass.MISSED)))
-        m = _hrv.correct_into(rr, classes, out)
-        rr = out[:m]
-    assert first is not None
-    return Correction(rr_ms=rr, classes=first, n_corrected=n_corrected)
+    return Correction(rr_ms=rr if out is None else out, classes=first, n_corrected=n_corrected)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from benchmarks.rr_data import inject_artifacts, simulate_rr
-from kernels import hrv
+from kernels import _hrv, hrv
 from kernels.errors import InvalidInputError
 from kernels.reference import hrv as ref
 
@@ -94,6 +94,51 @@ def test_classification_and_correction_match_reference(rr: np.ndarray) -> None:
     assert corrected.n_corrected == int(np.count_nonzero(classes))
 
 
+@st.composite
+def quantised_rr(draw: st.DrawFn) -> np.ndarray:
+    """Whole milliseconds or whole 1/1024 s ticks: the inputs of the histogram path."""
+    rr = draw(rr_with_artifacts())
+    if draw(st.booleans()):
+        return np.round(rr)
+    return np.round(rr * 1.024) * (1000.0 / 1024.0)
+
+
+@given(quantised_rr())
+@settings(max_examples=80, deadline=None)
+def test_quantised_series_match_reference(rr: np.ndarray) -> None:
+    classes = hrv.classify_beats(rr)
+    assert classes.tolist() == ref.classify(rr.tolist())
+    corrected = hrv.correct_artifacts(rr)
+    np.testing.assert_allclose(corrected.rr_ms, ref.correct(rr.tolist(), classes.tolist()))
+
+
+@pytest.mark.parametrize("n", [4, 5, 6, 11, 12, 45, 46, 47, 90, 91, 92, 93, 137, 183])
+@pytest.mark.parametrize("grid", ["float", "ms", "ble"])
+def test_lengths_around_the_window_edges_match_reference(n: int, grid: str) -> None:
+    rr = simulate_rr(n, seed=n)
+    if n > 40:
+        rr = inject_artifacts(rr, seed=n, missed=1, extra=1, ectopic=1, margin=3).rr_ms
+    if grid == "ms":
+        rr = np.round(rr)
+    elif grid == "ble":
+        rr = np.round(rr * 1.024) * (1000.0 / 1024.0)
+    assert hrv.classify_beats(rr).tolist() == ref.classify(rr.tolist())
+
+
+@pytest.mark.parametrize("grid", ["float", "ms"])
+def test_flat_stretches_and_ties_match_reference(grid: str) -> None:
+    rr = np.full(400, 800.0)
+    rr[150:250] = simulate_rr(100, seed=5)
+    rr[300] = 1600.0  # a missed beat inside a flat stretch
+    rr[320:322] = [350.0, 450.0]  # an extra beat
+    if grid == "ms":
+        rr = np.round(rr)
+    classes = hrv.classify_beats(rr)
+    assert classes.tolist() == ref.classify(rr.tolist())
+    corrected = hrv.correct_artifacts(rr)
+    np.testing.assert_allclose(corrected.rr_ms, ref.correct(rr.tolist(), classes.tolist()))
+
+
 @given(rr_with_artifacts())
 @settings(max_examples=60, deadline=None)
 def test_correction_preserves_total_time_of_merges_and_splits(rr: np.ndarray) -> None:
@@ -146,3 +191,37 @@ def test_short_series_are_all_normal() -> None:
     assert hrv.classify_beats([800.0, 1600.0, 800.0]).tolist() == [0, 0, 0]
     with pytest.raises(InvalidInputError, match="passes"):
         hrv.correct_artifacts([800.0] * 10, passes=0)
+
+
+@given(rr_with_artifacts())
+@settings(max_examples=30, deadline=None)
+def test_second_pass_reclassifies_the_corrected_series(rr: np.ndarray) -> None:
+    once = hrv.correct_artifacts(rr)
+    twice = hrv.correct_artifacts(rr, passes=2)
+    again = ref.classify(once.rr_ms.tolist())
+    want = ref.correct(once.rr_ms.tolist(), again) if any(again) else once.rr_ms
+    np.testing.assert_allclose(twice.rr_ms, want)
+    assert twice.classes.tolist() == once.classes.tolist()
+    assert twice.n_corrected == once.n_corrected + sum(1 for c in again if c)
+
+
+@given(st.integers(4 * hrv.THRESHOLD_WINDOW, 900), st.integers(0, 2**16), st.booleans())
+@settings(max_examples=25, deadline=None)
+def test_windows_cut_between_two_threads_match_reference(n: int, seed: int, whole_ms: bool) -> None:
+    rr = inject_artifacts(simulate_rr(n, seed=seed), seed=seed, missed=2, extra=2, ectopic=2)
+    values = np.round(rr.rr_ms) if whole_ms else rr.rr_ms
+    classes = np.empty(n, dtype=np.int8)
+    params = (hrv.C1, hrv.C2, hrv.ALPHA, hrv.THRESHOLD_WINDOW, hrv.MEDIAN_WINDOW)
+    _hrv.classify_into(values, classes, *params, 2)
+    assert classes.tolist() == ref.classify(values.tolist())
+
+
+@pytest.mark.parametrize("grid", ["float", "ms"])
+def test_long_series_take_the_threaded_path_and_match_reference(grid: str) -> None:
+    n = hrv.PARALLEL_MIN_BEATS + 7
+    rr = inject_artifacts(simulate_rr(n, seed=11), seed=11, missed=40, extra=40, ectopic=40)
+    values = np.round(rr.rr_ms) if grid == "ms" else rr.rr_ms
+    classes = hrv.classify_beats(values)
+    assert classes.tolist() == ref.classify(values.tolist())
+    corrected = hrv.correct_artifacts(values)
+    np.testing.assert_allclose(corrected.rr_ms, ref.correct(values.tolist(), classes.tolist()))
