@@ -60,6 +60,7 @@ from controller.demo.seed import DEMO_USER, demo_login, seed
 from controller.demo.world import demo_athletes
 from controller.events import CommandSource, CueEvent, StationStateChanged
 from controller.gym import Gym, GymOptions
+from controller.heap import settle_heap
 from controller.panel import serve_panel
 from controller.states import StationState
 from controller.station_runtime import StationRuntime
@@ -376,6 +377,7 @@ async def _site(
         )
         for station_id, runtime in gym.runtimes.items():
             _watch_reps(runtime, probes[station_id])
+        settle_heap()  # as gymctl run does once its site is up
         driver = _Athletes(gym, racks, ids)
         async with asyncio.TaskGroup() as group:
             task = group.create_task(driver.run(check_in_over_s), name="load-athletes")

@@ -330,7 +330,9 @@ class SessionRunner:
 
     async def _today(self) -> DailySession:
         history = await readiness_history(self.store.reader, self.athlete.id, self.today)
-        profile = readiness_profile(history, self.today)
+        # tens of milliseconds of numpy over the athlete's HRV history: off the loop, so a
+        # check-in does not hold every station's data back (a pure function of its inputs)
+        profile = await asyncio.to_thread(readiness_profile, history, self.today)
         self.readiness = profile
         self.summary.readiness_state = profile.state.value
         self.summary.readiness_score = profile.score
