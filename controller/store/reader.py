@@ -60,6 +60,7 @@ class StoreReader:
         self._lock = threading.Lock()
         #: every kept connection, by the thread that uses it (closed by :meth:`close`)
         self._kept: dict[int, sqlite3.Connection] = {}
+        self._busy: set[int] = set()  #: threads in a read on their kept connection
         self._closed = False
 
     # -- plumbing ------------------------------------------------------------------------
@@ -67,7 +68,8 @@ class StoreReader:
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on this thread's read-only connection in one read transaction (a
         snapshot), ended when ``fn`` returns."""
-        conn, kept = self._connection()
+        conn, kept = self._acquire()
+        failed = False
         try:
             conn.execute("BEGIN")
             try:
@@ -75,42 +77,55 @@ class StoreReader:
             finally:
                 conn.rollback()  # read-only: ends the snapshot
         except sqlite3.Error as exc:
-            if kept:
-                self._drop(conn)
+            failed = True
             raise StoreError(f"{self.path}: read failed: {exc}") from exc
         finally:
-            if not kept:
+            if kept:
+                self._release(conn, failed)
+            else:
                 conn.close()
 
     def close(self) -> None:
-        """Close the kept connections; later reads open one each (call at shutdown, when
-        no read runs: a read on a connection closed under it fails with StoreError)."""
+        """Close the kept connections (one in a read is closed by its thread when the read
+        ends: a worker thread may outlive a cancelled read); later reads open one each."""
         with self._lock:
             self._closed = True
-            kept, self._kept = self._kept, {}
-        for conn in kept.values():
+            idle = [c for t, c in self._kept.items() if t not in self._busy]
+            self._kept = {t: c for t, c in self._kept.items() if t in self._busy}
+        for conn in idle:
             conn.close()
 
-    def _connection(self) -> tuple[sqlite3.Connection, bool]:
-        """This thread's kept connection (or a fresh one to close after the read)."""
+    def _acquire(self) -> tuple[sqlite3.Connection, bool]:
+        """This thread's kept connection, marked busy (or a fresh one to close after)."""
+        me = threading.get_ident()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and not self._closed:
-            return conn, True
+        with self._lock:
+            if self._closed:
+                conn = None
+            elif conn is not None and self._kept.get(me) is conn:
+                self._busy.add(me)
+                return conn, True
         fresh = open_reader(self.path, same_thread=False)
         with self._lock:
             if self._closed:
                 return fresh, False
-            self._kept[threading.get_ident()] = fresh
+            self._kept[me] = fresh
+            self._busy.add(me)
         self._local.conn = fresh
         return fresh, True
 
-    def _drop(self, conn: sqlite3.Connection) -> None:
-        """A kept connection whose read failed is not kept (the file may have gone)."""
-        self._local.conn = None
+    def _release(self, conn: sqlite3.Connection, failed: bool) -> None:
+        """The read is over: a failed connection is not kept (the file may have gone), nor
+        one whose reader was closed meanwhile."""
+        me = threading.get_ident()
         with self._lock:
-            if self._kept.get(threading.get_ident()) is conn:
-                del self._kept[threading.get_ident()]
-        conn.close()
+            self._busy.discard(me)
+            drop = failed or self._closed
+            if drop and self._kept.get(me) is conn:
+                del self._kept[me]
+        if drop:
+            self._local.conn = None
+            conn.close()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.to_thread(self.read_sync, fn)
