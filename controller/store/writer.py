@@ -4,8 +4,9 @@ Why a thread and not the event loop: SQLite calls block (a commit with ``synchro
 waits for the disk), and the station loops must never wait for a disk. The loop's side of
 every method here is a ``queue.Queue.put_nowait`` (microseconds, never blocks); the thread
 takes what is queued, waits at most ``commit_interval_s`` for more (asleep: a flush, a call
-or a full batch wakes it early, not every event), and writes it in one transaction. Whoever needs to know that something is on disk awaits :meth:`flush` (or the
-result of :meth:`call`), which resolves after the commit that contains it.
+or a full batch wakes it early, not every event), and writes it in one transaction.
+Whoever needs to know that something is on disk awaits :meth:`flush` (or the result of
+:meth:`call`), which resolves after the commit that contains it.
 
 Failures are sorted by cause (``controller.store.db.is_unwritable``):
 
