@@ -62,7 +62,8 @@ def test_close_leaves_a_connection_in_a_read_to_its_thread(db_path: Path) -> Non
     release.set()
     worker.join(10.0)
     assert seen == [0]
-    assert reader._kept == {} and reader._busy == set()
+    assert reader._kept == {}
+    assert reader._busy == set()
     assert reader.read_sync(_connection) is not idle  # closed: a fresh connection per read
 
 
