@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from controller.athlete_data import (
@@ -397,8 +398,15 @@ class SessionRunner:
     async def _model(self, exercise: str) -> LoadModel:
         if exercise not in self._models:
             points = await lv_points(self.store.reader, self.athlete.id, exercise)
-            self._models[exercise] = load_model(
-                points, exercise, mvt_ms=mvt_for(exercise, self.catalogue), now=time.time()
+            # the profile's fit over the athlete's history: off the loop, as readiness is
+            self._models[exercise] = await asyncio.to_thread(
+                partial(
+                    load_model,
+                    points,
+                    exercise,
+                    mvt_ms=mvt_for(exercise, self.catalogue),
+                    now=time.time(),
+                )
             )
         return self._models[exercise]
 
