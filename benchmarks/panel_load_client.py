@@ -158,10 +158,61 @@ async def _watch(viewer: Viewer, url: str, headers: dict[str, str], stop: asynci
                 await writer.wait_closed()
 
 
+class _KeepAlive:
+    """One API client's HTTP/1.1 connection, kept open between requests, over a bare
+    socket: httpx cost the load generator more CPU than the requests it sent, CPU the
+    controller under test shares on this machine."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        """GET ``path``; its status once the whole body is read."""
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._reader, self._writer
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.headers}\r\n".encode()
+        )
+        status = (await reader.readline()).split()
+        if len(status) < 2:
+            raise RuntimeError(f"{path}: the server closed the connection")
+        length, chunked, close = 0, False, False
+        while (header := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = header.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = b"close" in value.lower()
+        if chunked:
+            while size := int((await reader.readline()).split(b";")[0].strip() or b"0", 16):
+                await reader.readexactly(size + 2)
+            await reader.readline()  # the empty line after the last chunk
+        elif length:
+            await reader.readexactly(length)
+        if close:
+            await self.aclose()
+        return int(status[1])
+
+    async def aclose(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
 async def _api_client(
     k: int,
     settings: Settings,
-    client: httpx.AsyncClient,
+    client: _KeepAlive,
     paths: list[tuple[str, str]],
     tally: ApiTally,
     until: float,
@@ -181,13 +232,12 @@ async def _api_client(
         endpoint, path = paths[i % len(paths)]
         i += settings.clients
         start = time.perf_counter()
-        response = await client.get(path)
-        await response.aread()
+        status = await client.get(path)
         took = time.perf_counter() - start
         if tally.counting:
             tally.latencies_s.append(took)
             tally.by_endpoint.setdefault(endpoint, []).append(took)
-            tally.status[str(response.status_code)] += 1
+            tally.status[str(status)] += 1
         slot += interval
 
 
@@ -227,10 +277,7 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
     stop = asyncio.Event()
     tally = ApiTally()
     session_cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
-    api_clients = [
-        httpx.AsyncClient(base_url=settings.url, timeout=timeout, headers=bearer)
-        for _ in range(settings.clients)
-    ]
+    api_clients = [_KeepAlive(settings.url, bearer) for _ in range(settings.clients)]
     try:
         async with asyncio.TaskGroup() as group:
             watchers = [
