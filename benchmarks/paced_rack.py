@@ -92,6 +92,13 @@ class PacedRack(ScriptRack):
         self.batch_s = batch_s
         self.phase_s = phase_s
         self.reps_lifted = 0
+        self._period = 1.0 / rate_hz
+        # the tick's state (set when the stream starts, in the running loop)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._start = 0.0
+        self._tick_n = 1
+        self._handle: asyncio.TimerHandle | None = None
+        self._failed: asyncio.Future[None] | None = None
 
     def _commanded(self, command: Command) -> None:
         if isinstance(command, ShowCue):
@@ -117,31 +124,52 @@ class PacedRack(ScriptRack):
     # -- the station's loop -----------------------------------------------------------------
 
     async def _stream(self) -> None:
+        # each tick is a timer callback, not a coroutine waking from asyncio.sleep: a hundred
+        # racks tick 2000 times a second, and the emulator should cost the loop little more
+        # than a real rack's FIFO read arriving (the lag is measured the same way: how late
+        # the loop runs the tick against its schedule)
         loop = asyncio.get_running_loop()
-        period = 1.0 / self.rate_hz
-        start = loop.time() + self.phase_s
-        tick = 1
-        while True:
-            deadline = start + tick * self.batch_s
-            await asyncio.sleep(max(0.0, deadline - loop.time()))
-            now = loop.time()
-            if self.probe.recording:
-                self.probe.lags_s.append(now - deadline)
-            # the next tick on the grid that is still ahead (a late loop skips ticks)
-            tick = max(tick + 1, math.floor((now - start) / self.batch_s) + 1)
-            due = int((now - start) * self.rate_hz) - self._seq
-            if due <= 0 or self._link is not LinkState.CONNECTED:
-                continue
+        self._loop = loop
+        self._start = loop.time() + self.phase_s
+        self._tick_n = 1
+        failed = self._failed = loop.create_future()
+        self._handle = loop.call_at(self._start + self.batch_s, self._tick)
+        try:
+            await failed  # only an error in a tick ends the stream before cancellation
+        finally:
+            self._handle.cancel()
+
+    def _tick(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        start, batch_s = self._start, self.batch_s
+        deadline = start + self._tick_n * batch_s
+        probe = self.probe
+        if probe.recording:
+            probe.lags_s.append(now - deadline)
+        # the next tick on the grid that is still ahead (a late loop skips ticks)
+        tick = self._tick_n = max(self._tick_n + 1, math.floor((now - start) / batch_s) + 1)
+        self._handle = loop.call_at(start + tick * batch_s, self._tick)
+        due = int((now - start) * self.rate_hz) - self._seq
+        if due <= 0 or self._link is not LinkState.CONNECTED:
+            return
+        try:
             values = self._take(due)
             self._deliver(
                 SampleBatch(
                     self.device_id,
                     Channel.POSITION,
-                    self._seq * period,
-                    period,
+                    self._seq * self._period,
+                    self._period,
                     ORIGIN_M + values,
                     time.monotonic(),
                     self._seq,
                 )
             )
-            self._seq += due
+        except Exception as exc:  # the stream's task raises it, as a coroutine's would
+            self._handle.cancel()
+            if self._failed is not None and not self._failed.done():
+                self._failed.set_exception(exc)
+            return
+        self._seq += due

@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import secrets
 import socket
@@ -53,6 +54,7 @@ from argon2 import PasswordHasher
 from sqlite_utils import Database
 
 from benchmarks.paced_rack import PacedRack, StationProbe
+from benchmarks.pipeline import _run_queue_wait_s
 from controller.config import BleDeviceConfig, DeviceRole, RackConfig, parse_config
 from controller.cues import CueKind
 from controller.demo.run import DemoOptions, timing
@@ -60,6 +62,7 @@ from controller.demo.seed import DEMO_USER, demo_login, seed
 from controller.demo.world import demo_athletes
 from controller.events import CommandSource, CueEvent, StationStateChanged
 from controller.gym import Gym, GymOptions
+from controller.heap import settled_heap
 from controller.panel import serve_panel
 from controller.states import StationState
 from controller.station_runtime import StationRuntime
@@ -118,6 +121,9 @@ class Window:
     rep_to_cue_p99_ms: float | None
     rep_to_cue_max_ms: float | None
     cpu_share: float  #: this process's CPU time over the window's wall time (1.0 = one core)
+    #: the share of the window the loop's thread was ready to run but waited for a CPU that
+    #: other processes held (the machine is shared): lag that is not the controller's own
+    cpu_wait: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +169,9 @@ class PanelLoadReport:
         return asdict(self)
 
 
-def _window(probes: list[StationProbe], seconds: float, cpu_s: float) -> Window:
+def _window(
+    probes: list[StationProbe], seconds: float, cpu_s: float, wait_s: float = math.nan
+) -> Window:
     lags = [x for p in probes for x in p.lags_s]
     cues = [x for p in probes for x in p.rep_to_cue_s]
     return Window(
@@ -178,6 +186,7 @@ def _window(probes: list[StationProbe], seconds: float, cpu_s: float) -> Window:
         rep_to_cue_p99_ms=_ms(percentile(cues, 99)),
         rep_to_cue_max_ms=_ms(max(cues) if cues else None),
         cpu_share=round(cpu_s / seconds, 3) if seconds > 0 else 0.0,
+        cpu_wait=round(wait_s / seconds, 3) if seconds > 0 and math.isfinite(wait_s) else None,
     )
 
 
@@ -377,32 +386,37 @@ async def _site(
         for station_id, runtime in gym.runtimes.items():
             _watch_reps(runtime, probes[station_id])
         driver = _Athletes(gym, racks, ids)
-        async with asyncio.TaskGroup() as group:
-            task = group.create_task(driver.run(check_in_over_s), name="load-athletes")
-            try:
-                yield gym, [probes[s] for s in gym.runtimes], driver, password, token
-            finally:
-                task.cancel()
+        # the heap settled as gymctl run does once its site is up
+        with settled_heap():
+            async with asyncio.TaskGroup() as group:
+                task = group.create_task(driver.run(check_in_over_s), name="load-athletes")
+                try:
+                    yield gym, [probes[s] for s in gym.runtimes], driver, password, token
+                finally:
+                    task.cancel()
 
 
 # -- the windows ---------------------------------------------------------------------------
 
 
-async def _record(probes: list[StationProbe], seconds: float) -> tuple[list[_Snapshot], float]:
+async def _record(
+    probes: list[StationProbe], seconds: float
+) -> tuple[list[_Snapshot], float, float]:
+    """The window's samples, the process's CPU seconds and the loop's run-queue wait."""
     for probe in probes:
         probe.reset()
         probe.recording = True
-    cpu = time.process_time()
+    cpu, wait = time.process_time(), _run_queue_wait_s()
     await asyncio.sleep(seconds)
     for probe in probes:
         probe.recording = False
-    cpu = time.process_time() - cpu
-    return [_Snapshot(list(p.lags_s), list(p.rep_to_cue_s)) for p in probes], cpu
+    cpu, wait = time.process_time() - cpu, _run_queue_wait_s() - wait
+    return [_Snapshot(list(p.lags_s), list(p.rep_to_cue_s)) for p in probes], cpu, wait
 
 
 async def _loaded(
     probes: list[StationProbe], settings: dict[str, Any], seconds: float
-) -> tuple[list[_Snapshot], float, dict[str, Any]]:
+) -> tuple[list[_Snapshot], float, float, dict[str, Any]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -422,12 +436,12 @@ async def _loaded(
         if line.strip() != b"ready":
             _, err = await process.communicate()
             raise RuntimeError(f"the load generator did not start: {err.decode()[-2000:]}")
-        snapshots, cpu = await _record(probes, seconds)
+        snapshots, cpu, wait = await _record(probes, seconds)
         async with asyncio.timeout(CLIENT_READY_TIMEOUT_S):
             out, err = await process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"the load generator failed: {err.decode()[-2000:]}")
-        return snapshots, cpu, json.loads(out.decode().strip().splitlines()[-1])
+        return snapshots, cpu, wait, json.loads(out.decode().strip().splitlines()[-1])
     finally:
         if process.returncode is None:
             process.kill()
@@ -466,7 +480,7 @@ async def run(
         ):
             assert gym.panel is not None
             await asyncio.sleep(warmup_s)
-            unloaded, cpu_unloaded = await _record(probes, seconds)
+            unloaded, cpu_unloaded, wait_unloaded = await _record(probes, seconds)
             settings = {
                 "url": gym.panel.url,
                 "token": token,
@@ -478,13 +492,13 @@ async def run(
                 "rate": rate,
                 "seconds": seconds,
             }
-            loaded, cpu_loaded, client = await _loaded(probes, settings, seconds)
+            loaded, cpu_loaded, wait_loaded, client = await _loaded(probes, settings, seconds)
             sessions_started = driver.sessions_started
     after = os.getloadavg()[0]
     ids = [p.station_id for p in probes]
     per_station = compare(ids, unloaded, loaded)
-    w_unloaded = _window_of(unloaded, seconds, cpu_unloaded)
-    w_loaded = _window_of(loaded, seconds, cpu_loaded)
+    w_unloaded = _window_of(unloaded, seconds, cpu_unloaded, wait_unloaded)
+    w_loaded = _window_of(loaded, seconds, cpu_loaded, wait_loaded)
     lag_ratios = [s.loop_lag_ratio for s in per_station if s.loop_lag_ratio is not None]
     cue_ratios = [s.rep_to_cue_ratio for s in per_station if s.rep_to_cue_ratio is not None]
     lag_pooled = _ratio(w_loaded.loop_lag_p99_ms, w_unloaded.loop_lag_p99_ms)
@@ -523,9 +537,9 @@ async def run(
     )
 
 
-def _window_of(snapshots: list[_Snapshot], seconds: float, cpu_s: float) -> Window:
+def _window_of(snapshots: list[_Snapshot], seconds: float, cpu_s: float, wait_s: float) -> Window:
     probes = [StationProbe("", lags_s=s.lags_s, rep_to_cue_s=s.rep_to_cue_s) for s in snapshots]
-    return _window(probes, seconds, cpu_s)
+    return _window(probes, seconds, cpu_s, wait_s)
 
 
 # -- output --------------------------------------------------------------------------------
@@ -558,6 +572,8 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         f"of {u['ticks_expected']} due (a loop that is behind skips ticks)",
         f"{'cpu':8} {u['cpu_share']!s:>12} {lo['cpu_share']!s:>12}           "
         f"controller process, cores (load generator {data['load_generator_cpu_share']})",
+        f"{'cpu wait':8} {u['cpu_wait']!s:>12} {lo['cpu_wait']!s:>12}           "
+        "of each second the loop waited for a CPU held by other processes",
         f"worst station: lag x{data['loop_lag_ratio_worst_station']}, rep-to-cue "
         f"x{data['rep_to_cue_ratio_worst_station']} (of {data['stations_compared_rep_to_cue']} "
         f"with reps in both windows); over x{data['goal_ratio']:g}: "

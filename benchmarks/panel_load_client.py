@@ -22,12 +22,14 @@ stdin (the credentials stay off the command line), then:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -105,29 +107,112 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value * 1000.0, 3)
 
 
-async def _watch(viewer: Viewer, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+def _frames(viewer: Viewer, buffer: bytearray) -> None:
+    """Count the complete events in ``buffer`` (each ends with a blank line) and drop them."""
+    while (end := buffer.find(b"\n\n")) >= 0:
+        block = bytes(buffer[:end])
+        del buffer[: end + 2]
+        viewer.first.set()  # the stream is open (its first event is ``retry``)
+        if viewer.counting and (block.startswith(b"data:") or b"\ndata:" in block):
+            viewer.frames += 1
+
+
+async def _watch(viewer: Viewer, url: str, headers: dict[str, str], stop: asyncio.Event) -> None:
+    """One viewer's stream, read over a bare socket: httpx's line iterator cost the load
+    generator a third of a core for 50 viewers, CPU this 2-core machine's controller
+    under test then waited for."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    lines = [f"GET {viewer.path} HTTP/1.1", f"Host: {host}:{port}", "Accept: text/event-stream"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
     while not stop.is_set():
         viewer.connects += 1
-        async with client.stream("GET", viewer.path) as response:
-            if response.status_code != 200:
-                raise RuntimeError(f"viewer {viewer.index}: {viewer.path} {response.status_code}")
-            data = False
-            async for line in response.aiter_lines():
-                if line.startswith("data:"):
-                    data = True
-                elif line == "":  # an event ends with a blank line
-                    viewer.first.set()  # the stream is open (its first line is ``retry``)
-                    if data and viewer.counting:
-                        viewer.frames += 1
-                    data = False
-                if stop.is_set():
-                    return
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            writer.write(request)
+            status = (await reader.readline()).split()
+            if len(status) < 2 or status[1] != b"200":
+                raise RuntimeError(f"viewer {viewer.index}: {viewer.path} {status!r}")
+            chunked = False
+            while (header := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = header.partition(b":")
+                if name.strip().lower() == b"transfer-encoding":
+                    chunked = b"chunked" in value.lower()
+            buffer = bytearray()
+            while not stop.is_set():
+                if chunked:
+                    size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        break  # the stream ended (a station's feed ends with its session)
+                    buffer += (await reader.readexactly(size + 2))[:-2]
+                else:
+                    data = await reader.read(65536)
+                    if not data:
+                        break
+                    buffer += data
+                _frames(viewer, buffer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+class _KeepAlive:
+    """One API client's HTTP/1.1 connection, kept open between requests, over a bare
+    socket: httpx cost the load generator more CPU than the requests it sent, CPU the
+    controller under test shares on this machine."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        """GET ``path``; its status once the whole body is read."""
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._reader, self._writer
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.headers}\r\n".encode()
+        )
+        status = (await reader.readline()).split()
+        if len(status) < 2:
+            raise RuntimeError(f"{path}: the server closed the connection")
+        length, chunked, close = 0, False, False
+        while (header := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = header.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = b"close" in value.lower()
+        if chunked:
+            while size := int((await reader.readline()).split(b";")[0].strip() or b"0", 16):
+                await reader.readexactly(size + 2)
+            await reader.readline()  # the empty line after the last chunk
+        elif length:
+            await reader.readexactly(length)
+        if close:
+            await self.aclose()
+        return int(status[1])
+
+    async def aclose(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
 
 async def _api_client(
     k: int,
     settings: Settings,
-    client: httpx.AsyncClient,
+    client: _KeepAlive,
     paths: list[tuple[str, str]],
     tally: ApiTally,
     until: float,
@@ -147,13 +232,12 @@ async def _api_client(
         endpoint, path = paths[i % len(paths)]
         i += settings.clients
         start = time.perf_counter()
-        response = await client.get(path)
-        await response.aread()
+        status = await client.get(path)
         took = time.perf_counter() - start
         if tally.counting:
             tally.latencies_s.append(took)
             tally.by_endpoint.setdefault(endpoint, []).append(took)
-            tally.status[str(response.status_code)] += 1
+            tally.status[str(status)] += 1
         slot += interval
 
 
@@ -192,24 +276,16 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
     ]
     stop = asyncio.Event()
     tally = ApiTally()
-    view_clients = [
-        httpx.AsyncClient(
-            base_url=settings.url,
-            timeout=timeout,
-            headers=bearer if v.auth == "token" else None,
-            cookies=cookies if v.auth == "session" else None,
-        )
-        for v in viewers
-    ]
-    api_clients = [
-        httpx.AsyncClient(base_url=settings.url, timeout=timeout, headers=bearer)
-        for _ in range(settings.clients)
-    ]
+    session_cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    api_clients = [_KeepAlive(settings.url, bearer) for _ in range(settings.clients)]
     try:
         async with asyncio.TaskGroup() as group:
             watchers = [
-                group.create_task(_watch(v, c, stop), name=f"viewer-{v.index}")
-                for v, c in zip(viewers, view_clients, strict=True)
+                group.create_task(
+                    _watch(v, settings.url, bearer if v.auth == "token" else session_cookie, stop),
+                    name=f"viewer-{v.index}",
+                )
+                for v in viewers
             ]
             async with asyncio.timeout(READY_TIMEOUT_S):
                 await asyncio.gather(*(v.first.wait() for v in viewers))
@@ -235,7 +311,7 @@ async def run(settings: Settings, out: Any = sys.stdout) -> dict[str, Any]:
             for task in watchers:
                 task.cancel()
     finally:
-        for c in view_clients + api_clients:
+        for c in api_clients:
             await c.aclose()
     lat = tally.latencies_s
     rates = [v.frames / elapsed for v in viewers]

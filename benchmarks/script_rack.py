@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 from types import TracebackType
 from typing import ClassVar, Self
 
@@ -43,6 +44,23 @@ from equipment_adapters.errors import DeviceUnavailableError
 
 ORIGIN_M = 0.25  #: the bar's lowest point above the rack's zero, m
 MAX_REPS = 30  #: the athlete racks the bar after this many reps of a set
+NOISE_M = 0.0002  #: the sensor's noise, m (standard deviation)
+#: noise drawn ahead in one go (a take used to draw its own: a numpy call per batch)
+NOISE_BLOCK = 8192
+
+
+@functools.lru_cache(maxsize=4096)
+def _rendered_rep(rom_m: float, concentric_ms: int, rate_hz: float) -> npt.NDArray[np.float64]:
+    """One rep's bar heights (read-only, shared): a rep's concentric time is kept to the
+    millisecond, so racks that lift the same rep share one rendering instead of each
+    sampling the script again."""
+    script = Script(start_height_m=rom_m).top_rep(
+        rom_m, concentric_ms / 1000.0, eccentric_s=0.8, top_pause_s=0.45
+    )
+    _, x = script.render(rate_hz)
+    out = x[1:].copy()
+    out.flags.writeable = False
+    return out
 
 
 class ScriptRack(Adapter):
@@ -89,11 +107,14 @@ class ScriptRack(Adapter):
         self.load = 0.0
         self._height = 0.5  #: bar height above the bottom of the rep, m
         self._queue: npt.NDArray[np.float64] = np.empty(0)
+        self._queue_at = 0  #: where the next take starts in ``_queue``
         self._exercise: str | None = None
         self._rep = 0
         self._stop = False
         self._seq = 0
         self._rng = np.random.default_rng(athlete.seed)
+        self._noise: npt.NDArray[np.float64] = np.empty(0)
+        self._noise_at = 0
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -141,24 +162,32 @@ class ScriptRack(Adapter):
         self._rep += 1
         self._rep_begun(velocity)
         rom = self.athlete.lift(exercise).rom_m
-        script = Script(start_height_m=rom).top_rep(
-            rom, rom / velocity, eccentric_s=0.8, top_pause_s=0.45
-        )
-        _, x = script.render(self.rate_hz)
-        return x[1:]
+        return _rendered_rep(rom, max(1, round(1000.0 * rom / velocity)), self.rate_hz)
 
     def _take(self, n: int) -> npt.NDArray[np.float64]:
         """The next ``n`` bar heights (the bar held where it is between sets), with noise."""
-        while self._queue.shape[0] < n:
+        queue, at = self._queue, self._queue_at
+        while queue.shape[0] - at < n:
+            rest = queue[at:]
             rep = self._next_rep()
             if rep is None:
-                hold = np.full(n, self._queue[-1] if self._queue.shape[0] else self._height)
-                self._queue = np.concatenate((self._queue, hold))
+                hold = np.full(n, rest[-1] if rest.shape[0] else self._height)
+                queue = np.concatenate((rest, hold))
             else:
-                self._queue = np.concatenate((self._queue, rep))
-        out, self._queue = self._queue[:n], self._queue[n:]
+                queue = np.concatenate((rest, rep))
+            at = 0
+        out = queue[at : at + n]
+        self._queue, self._queue_at = queue, at + n
         self._height = float(out[-1])
-        return out + self._rng.normal(0.0, 0.0002, n)
+        return out + self._noise_of(n)
+
+    def _noise_of(self, n: int) -> npt.NDArray[np.float64]:
+        noise, at = self._noise, self._noise_at
+        if noise.shape[0] - at < n:
+            noise = self._noise = self._rng.normal(0.0, NOISE_M, max(n, NOISE_BLOCK))
+            at = 0
+        self._noise_at = at + n
+        return noise[at : at + n]
 
     # -- streaming ------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from controller.athlete_data import (
@@ -330,7 +331,9 @@ class SessionRunner:
 
     async def _today(self) -> DailySession:
         history = await readiness_history(self.store.reader, self.athlete.id, self.today)
-        profile = readiness_profile(history, self.today)
+        # tens of milliseconds of numpy over the athlete's HRV history: off the loop, so a
+        # check-in does not hold every station's data back (a pure function of its inputs)
+        profile = await asyncio.to_thread(readiness_profile, history, self.today)
         self.readiness = profile
         self.summary.readiness_state = profile.state.value
         self.summary.readiness_score = profile.score
@@ -395,8 +398,15 @@ class SessionRunner:
     async def _model(self, exercise: str) -> LoadModel:
         if exercise not in self._models:
             points = await lv_points(self.store.reader, self.athlete.id, exercise)
-            self._models[exercise] = load_model(
-                points, exercise, mvt_ms=mvt_for(exercise, self.catalogue), now=time.time()
+            # the profile's fit over the athlete's history: off the loop, as readiness is
+            self._models[exercise] = await asyncio.to_thread(
+                partial(
+                    load_model,
+                    points,
+                    exercise,
+                    mvt_ms=mvt_for(exercise, self.catalogue),
+                    now=time.time(),
+                )
             )
         return self._models[exercise]
 

@@ -11,6 +11,7 @@ from controller.cli._common import Subparsers
 from controller.cli._runtime import port, setup_logging, stop_on_signals
 from controller.config import load_config
 from controller.gym import Gym, GymOptions
+from controller.heap import settled_heap
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
                     where.append(f"panel on port {config.panel.port}")
                 where.append(f"database {gym.db_path}")
                 print("; ".join(where), flush=True)
-                await gym.serve_forever()
+                with settled_heap():  # the start-up's objects out of the collector's way
+                    await gym.serve_forever()
             finally:
                 undo()
 

@@ -105,12 +105,18 @@ def set_size_limit(db: Database, max_size_mb: int | None) -> None:
     db.execute(f"PRAGMA max_page_count = {pages:d}")
 
 
-def open_reader(path: Path) -> sqlite3.Connection:
-    """A read-only connection (``mode=ro``, ``query_only``) with rows as ``sqlite3.Row``."""
+def open_reader(path: Path, *, same_thread: bool = True) -> sqlite3.Connection:
+    """A read-only connection (``mode=ro``, ``query_only``) with rows as ``sqlite3.Row``;
+    ``same_thread=False`` lets another thread close it (the reader's kept connections)."""
     if not path.exists():
         raise StoreError(f"{path}: no such database")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=5.0,
+            check_same_thread=same_thread,
+        )
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot open for reading: {exc}") from exc
     conn.row_factory = sqlite3.Row

@@ -1,9 +1,15 @@
 """The store's read API for the panel and the command line.
 
-Every read opens its own read-only connection (``mode=ro``, ``query_only``) in a worker
-thread (``asyncio.to_thread``), so reads never block the event loop, never write, and in
-WAL mode never wait for the writer. Rows come back as plain dicts; a column named
-``x_json`` is returned parsed, under ``x``.
+Reads run on read-only connections (``mode=ro``, ``query_only``) in worker threads
+(``asyncio.to_thread``), so they never block the event loop, never write, and in WAL mode
+never wait for the writer. Each worker thread keeps its connection from one read to the
+next (opening one costs more than most of the panel's queries; the panel reads at tens of
+requests a second); every read is its own transaction, ended when it returns, so a kept
+connection holds no snapshot between reads and never holds back a checkpoint.
+:meth:`StoreReader.close` closes them (the :class:`~controller.store.Store` does at its
+end); a reader that is closed, or never closed, still works: it opens a connection per
+read. Rows come back as plain dicts; a column named ``x_json`` is returned parsed, under
+``x``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,18 +56,75 @@ class StoreReader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        #: every kept connection, by the thread that uses it (closed by :meth:`close`)
+        self._kept: dict[int, sqlite3.Connection] = {}
+        self._busy: set[int] = set()  #: threads in a read on their kept connection
+        self._closed = False
 
     # -- plumbing ------------------------------------------------------------------------
 
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on a fresh read-only connection in one read transaction (a snapshot)."""
-        conn = open_reader(self.path)
+        """Run ``fn`` on this thread's read-only connection in one read transaction (a
+        snapshot), ended when ``fn`` returns."""
+        conn, kept = self._acquire()
+        failed = False
         try:
             conn.execute("BEGIN")
-            return fn(conn)
+            try:
+                return fn(conn)
+            finally:
+                conn.rollback()  # read-only: ends the snapshot
         except sqlite3.Error as exc:
+            failed = True
             raise StoreError(f"{self.path}: read failed: {exc}") from exc
         finally:
+            if kept:
+                self._release(conn, failed)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        """Close the kept connections (one in a read is closed by its thread when the read
+        ends: a worker thread may outlive a cancelled read); later reads open one each."""
+        with self._lock:
+            self._closed = True
+            idle = [c for t, c in self._kept.items() if t not in self._busy]
+            self._kept = {t: c for t, c in self._kept.items() if t in self._busy}
+        for conn in idle:
+            conn.close()
+
+    def _acquire(self) -> tuple[sqlite3.Connection, bool]:
+        """This thread's kept connection, marked busy (or a fresh one to close after)."""
+        me = threading.get_ident()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        with self._lock:
+            if self._closed:
+                conn = None
+            elif conn is not None and self._kept.get(me) is conn:
+                self._busy.add(me)
+                return conn, True
+        fresh = open_reader(self.path, same_thread=False)
+        with self._lock:
+            if self._closed:
+                return fresh, False
+            self._kept[me] = fresh
+            self._busy.add(me)
+        self._local.conn = fresh
+        return fresh, True
+
+    def _release(self, conn: sqlite3.Connection, failed: bool) -> None:
+        """The read is over: a failed connection is not kept (the file may have gone), nor
+        one whose reader was closed meanwhile."""
+        me = threading.get_ident()
+        with self._lock:
+            self._busy.discard(me)
+            drop = failed or self._closed
+            if drop and self._kept.get(me) is conn:
+                del self._kept[me]
+        if drop:
+            self._local.conn = None
             conn.close()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:

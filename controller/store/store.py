@@ -77,6 +77,7 @@ class Store:
 
     async def __aenter__(self) -> Self:
         try:
+            self._stack.callback(self.reader.close)  # last: the readers' kept connections
             await self._stack.enter_async_context(self.writer)
             self._stack.push_async_callback(self._drain)
             if self.bus is not None:

@@ -3,9 +3,10 @@
 Why a thread and not the event loop: SQLite calls block (a commit with ``synchronous=FULL``
 waits for the disk), and the station loops must never wait for a disk. The loop's side of
 every method here is a ``queue.Queue.put_nowait`` (microseconds, never blocks); the thread
-takes what is queued, waits at most ``commit_interval_s`` for more, and writes it in one
-transaction. Whoever needs to know that something is on disk awaits :meth:`flush` (or the
-result of :meth:`call`), which resolves after the commit that contains it.
+takes what is queued, waits at most ``commit_interval_s`` for more (asleep: a flush, a call
+or a full batch wakes it early, not every event), and writes it in one transaction.
+Whoever needs to know that something is on disk awaits :meth:`flush` (or the result of
+:meth:`call`), which resolves after the commit that contains it.
 
 Failures are sorted by cause (``controller.store.db.is_unwritable``):
 
@@ -200,6 +201,10 @@ class StoreWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._stop_requested = threading.Event()
+        #: set by a put that must not wait for the commit interval (a flush, a call, the
+        #: stop, a full batch): the thread sleeps through the interval without waking for
+        #: every event (each wake-up took the GIL from the stations' loop)
+        self._urgent = threading.Event()
         self._tables: frozenset[str] = frozenset()
         self._insert_sql: dict[tuple[str, str | None, tuple[str, ...]], str] = {}
         self._new_limit: tuple[int | None] | None = None  # a pending quota change
@@ -231,6 +236,7 @@ class StoreWriter:
             self._closed = True
             self._stop_requested.set()
             self._queue.put(_Stop())
+            self._urgent.set()
             raise
         return self
 
@@ -245,6 +251,7 @@ class StoreWriter:
         self._closed = True
         self._stop_requested.set()
         self._queue.put(_Stop())
+        self._urgent.set()
         await asyncio.shield(asyncio.wrap_future(self._finished))
         if self._crash is not None and exc is None:
             raise StoreError(f"the store writer stopped on an error: {self._crash}") from (
@@ -259,7 +266,10 @@ class StoreWriter:
         if self._closed:
             raise StoreError("the store writer is closed")
         self._queue.put(item)  # SimpleQueue is unbounded: put never blocks
-        if not self._backlog_alarmed and self._queue.qsize() > self.backlog_alarm:
+        queued = self._queue.qsize()
+        if queued >= self.max_batch or isinstance(item, _Flush | _Call):
+            self._urgent.set()
+        if not self._backlog_alarmed and queued > self.backlog_alarm:
             self._backlog_alarmed = True
             self._alert(
                 AlertSeverity.CRITICAL,
@@ -407,15 +417,12 @@ class StoreWriter:
         batch = [first]
         if isinstance(first, _Flush | _Call | _Stop):
             return batch
-        deadline = time.monotonic() + self.commit_interval_s
+        # one sleep for the interval (cut short by an urgent put), then what is queued
+        self._urgent.wait(self.commit_interval_s)
+        self._urgent.clear()
         while len(batch) < self.max_batch:
-            remaining = deadline - time.monotonic()
             try:
-                item = (
-                    self._queue.get(timeout=remaining)
-                    if remaining > 0
-                    else (self._queue.get_nowait())
-                )
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
             batch.append(item)

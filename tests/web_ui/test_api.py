@@ -541,6 +541,11 @@ async def test_the_athlete_list_carries_each_ones_latest_readiness(
     had a readiness score."""
     client, _ = coach
     (ana,) = await add_athletes(site.store, [DEMO_ATHLETES[0]])
+    await site.flush()
+    (row,) = (await client.get("/api/v1/athletes")).json()["athletes"]
+    assert row["readiness"] is None
+    # the list is answered from its last encoding while its rows are unchanged: a new
+    # score must show at once
     publish_history(site.store, ana, days=3)
     await site.flush()
     response = await client.get("/api/v1/athletes")
