@@ -309,12 +309,20 @@ static inline ptrdiff_t gymctl_hist_bytes(ptrdiff_t top_key)
     return (((top_key >> 6) + 3) << 6) / 8 * 9;
 }
 
+/* Whether the classification reads the |mRR| thresholds at beat i: only at beats whose
+ * normalised dRR (gate) exceeds 1 and at the beats that follow them. */
+static inline int gymctl_gated(const double *gate, ptrdiff_t i)
+{
+    return fabs(gate[i]) > 1.0 || (i >= 1 && fabs(gate[i - 1]) > 1.0);
+}
+
 /* h: gymctl_hist_bytes(top_key) bytes, every key at most top_key; the width must stay
  * below 256 (byte counts). */
 GYMCTL_CLONES
 static void gymctl_rq_hist(const int32_t *keys, ptrdiff_t n, ptrdiff_t width, double qa,
                            double qb, double *out_a, double *out_b, ptrdiff_t i0, ptrdiff_t i1,
-                           double quantum, unsigned char *h, ptrdiff_t top_key)
+                           double quantum, unsigned char *h, ptrdiff_t top_key,
+                           const double *gate)
 {
     const ptrdiff_t half = width / 2, full = 2 * half + 1, nbins = ((top_key >> 6) + 3) << 6;
     const gymctl_qpos fa = gymctl_qpos_of(qa, full), fb = gymctl_qpos_of(qb, full);
@@ -333,13 +341,15 @@ static void gymctl_rq_hist(const int32_t *keys, ptrdiff_t n, ptrdiff_t width, do
     }
     for (i = i0; i < i1; i++) {
         gymctl_qpos pa = fa, pb = fb;
-        if (m != full) {
-            pa = gymctl_qpos_of(qa, m);
-            pb = gymctl_qpos_of(qb, m);
+        if (gate == NULL || gymctl_gated(gate, i)) {
+            if (m != full) {
+                pa = gymctl_qpos_of(qa, m);
+                pb = gymctl_qpos_of(qb, m);
+            }
+            out_a[i] = gymctl_hist_q(&ca, h, bits, m, pa, quantum);
+            if (out_b != NULL)
+                out_b[i] = gymctl_hist_q(&cb, h, bits, m, pb, quantum);
         }
-        out_a[i] = gymctl_hist_q(&ca, h, bits, m, pa, quantum);
-        if (out_b != NULL)
-            out_b[i] = gymctl_hist_q(&cb, h, bits, m, pb, quantum);
         if (i + 1 == i1)
             break;
         if (i - half >= 0) {
@@ -356,6 +366,121 @@ static void gymctl_rq_hist(const int32_t *keys, ptrdiff_t n, ptrdiff_t width, do
             bits[key >> 6] |= 1ULL << (key & 63);
             ca.below += key < ca.bin;
             cb.below += key < cb.bin;
+            m++;
+        }
+    }
+}
+
+/* One value in or out of the window: the histogram, its bitmap, and the count below each
+ * cursor. */
+static inline void gymctl_hist_move(unsigned char *h, uint64_t *bits, ptrdiff_t key, int sign,
+                                    gymctl_cursor *cu, int ncu)
+{
+    int c;
+    h[key] = (unsigned char)(h[key] + sign);
+    bits[key >> 6] = (bits[key >> 6] & ~(1ULL << (key & 63))) |
+                     ((uint64_t)(h[key] != 0) << (key & 63));
+    for (c = 0; c < ncu; c++)
+        cu[c].below += sign * (key < cu[c].bin);
+}
+
+/* The normalised dRR of the quantised path, dRR / (alpha (Q3 - Q1) / 2) over the |dRR|
+ * window (keys in quanta; dRR = rr[i] - rr[i - 1], so i0 >= 1), exact wherever the
+ * classification reads it and 0 elsewhere.
+ * Most beats are far inside the threshold: two bound cursors, left where they found
+ * s[lo + 1] and s[hi] of the quartiles' order statistics, prove Q1 <= s[lo + 1] <= bin_a
+ * and Q3 >= s[hi] >= bin_b for as long as the counts below them allow (they are moved
+ * again when not; placing them a rank or two further inside, for more slack, measured
+ * slower), so |dRR| <= alpha (bin_b - bin_a) quantum / 2 proves |d| <= 1
+ * (every step of that bound rounds the same way as the exact value) without locating the
+ * quartiles. A beat the bound cannot clear gets its exact value; when that exceeds 1 the
+ * three beats after it and the one before it (the neighbours Figure 1 reads) get theirs
+ * too, the one before by stepping the window back and forth. The first three and the last
+ * beat of [i0, i1) are always exact, so that a cut between threads needs nothing of the
+ * other side. The exact value is computed by the very formula of the plain path. */
+GYMCTL_CLONES
+static void gymctl_drr_norm_hist(const int32_t *keys, const double *rr, ptrdiff_t n,
+                                 ptrdiff_t width, double alpha, double *out, ptrdiff_t i0,
+                                 ptrdiff_t i1, double quantum, unsigned char *h,
+                                 ptrdiff_t top_key)
+{
+    const ptrdiff_t half = width / 2, full = 2 * half + 1, nbins = ((top_key >> 6) + 3) << 6;
+    const gymctl_qpos fa = gymctl_qpos_of(0.25, full), fb = gymctl_qpos_of(0.75, full);
+    const ptrdiff_t ka = fa.lo + 1, kb = fb.lo;
+    const int bounded = kb > ka;
+    uint64_t *bits = (uint64_t *)(h + nbins);
+    gymctl_cursor cu[4] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}}; /* exact a, b; bound a, b */
+    ptrdiff_t m = 0, i, j, force = 0, prev_exact = 0, exact;
+    double t, tb;
+    memset(h, 0, (size_t)nbins);
+    memset(bits, 0, (size_t)(nbins / 64) * sizeof(uint64_t));
+    bits[0] = 1;
+    bits[nbins / 64 - 1] = 1ULL << 63;
+    for (j = i0 - half > 0 ? i0 - half : 0; j < i0 + half + 1 && j < n; j++) {
+        gymctl_hist_move(h, bits, keys[j] + 64, 1, cu, 0);
+        m++;
+    }
+    gymctl_kth(&cu[2], h, bits, 0);
+    gymctl_kth(&cu[3], h, bits, 0);
+    for (i = i0; i < i1; i++) {
+        exact = !bounded || m != full || i < i0 + 3 || i + 1 == i1 || force > 0;
+        if (!exact) {
+            if (!(cu[3].below <= kb && cu[2].below + h[cu[2].bin] > ka)) {
+                gymctl_kth(&cu[2], h, bits, ka);
+                gymctl_kth(&cu[3], h, bits, kb);
+            }
+            tb = alpha * ((double)(cu[3].bin - cu[2].bin) * quantum) / 2.0;
+            exact = !(fabs(rr[i] - rr[i - 1]) <= tb);
+        }
+        force--;
+        if (exact) {
+            gymctl_qpos pa = fa, pb = fb;
+            if (!prev_exact) {
+                /* The exact cursors are stale; the bound cursors sit a few ranks away. */
+                cu[0] = cu[2];
+                cu[1] = cu[3];
+            }
+            if (m != full) {
+                pa = gymctl_qpos_of(0.25, m);
+                pb = gymctl_qpos_of(0.75, m);
+            }
+            t = alpha *
+                (gymctl_hist_q(&cu[1], h, bits, m, pb, quantum) -
+                 gymctl_hist_q(&cu[0], h, bits, m, pa, quantum)) /
+                2.0;
+            out[i] = t > 0.0 ? (rr[i] - rr[i - 1]) / t : 0.0;
+            if (fabs(out[i]) > 1.0) {
+                force = 3;
+                if (!prev_exact) {
+                    /* Beat i - 1 was bounded, so its window was full: step back to it. */
+                    ptrdiff_t back = i - 1 - half, ahead = i + half;
+                    if (back >= 0)
+                        gymctl_hist_move(h, bits, keys[back] + 64, 1, cu, 4);
+                    if (ahead < n)
+                        gymctl_hist_move(h, bits, keys[ahead] + 64, -1, cu, 4);
+                    t = alpha *
+                        (gymctl_hist_q(&cu[1], h, bits, full, fb, quantum) -
+                         gymctl_hist_q(&cu[0], h, bits, full, fa, quantum)) /
+                        2.0;
+                    out[i - 1] = t > 0.0 ? (rr[i - 1] - rr[i - 2]) / t : 0.0;
+                    if (ahead < n)
+                        gymctl_hist_move(h, bits, keys[ahead] + 64, 1, cu, 4);
+                    if (back >= 0)
+                        gymctl_hist_move(h, bits, keys[back] + 64, -1, cu, 4);
+                }
+            }
+        } else {
+            out[i] = 0.0;
+        }
+        prev_exact = exact;
+        if (i + 1 == i1)
+            break;
+        if (i - half >= 0) {
+            gymctl_hist_move(h, bits, keys[i - half] + 64, -1, cu, 4);
+            m--;
+        }
+        if (i + half + 1 < n) {
+            gymctl_hist_move(h, bits, keys[i + half + 1] + 64, 1, cu, 4);
             m++;
         }
     }
@@ -423,17 +548,18 @@ static void gymctl_hrv_phase1(gymctl_hrv_job *j)
         split = half + 1 < lo ? lo : (half + 1 < hi ? half + 1 : hi);
     if (split > lo)
         gymctl_rq_sorted(j->mag_d, n, j->window, 0.25, 0.75, j->qa, j->th2, lo, split, j->buf);
-    if (split < hi)
-        gymctl_rq_hist(j->kd, n, j->window, 0.25, 0.75, j->qa, j->th2, split, hi, q, j->h,
-                       j->top_d);
-    for (i = lo; i < hi; i++) {
+    for (i = lo; i < split; i++) {
         t = j->alpha * (j->th2[i] - j->qa[i]) / 2.0;
         /* A flat window (identical intervals) has no spread: nothing there is an outlier. */
         j->drr[i] = t > 0.0 ? j->drr[i] / t : 0.0;
     }
+    if (split < hi)
+        gymctl_drr_norm_hist(j->kd, j->rr, n, j->window, j->alpha, j->drr, split, hi, q, j->h,
+                             j->top_d);
     /* mRR: deviation from the 11-beat median, negative side doubled. */
     if (q > 0.0)
-        gymctl_rq_hist(j->kt, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, q, j->h, j->ticks);
+        gymctl_rq_hist(j->kt, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, q, j->h, j->ticks,
+                       NULL);
     else
         gymctl_rq_sorted(j->rr, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, j->buf);
     for (i = lo; i < hi; i++) {
@@ -460,11 +586,19 @@ static void gymctl_hrv_phase2(gymctl_hrv_job *j)
     if (j->other != NULL && j->other->top_m > top)
         top = j->other->top_m;
     /* |mRR| is a multiple of half a quantum (the median of an even window is a mean). */
-    if (q > 0.0)
+    if (q > 0.0) {
+        /* Only the beats the classification asks about (see gymctl_gated). */
         gymctl_rq_hist(j->km, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, q / 2.0, j->h,
-                       top);
-    else
-        gymctl_rq_sorted(j->mag_m, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, j->buf);
+                       top, j->drr);
+        for (i = lo; i < hi; i++) {
+            if (gymctl_gated(j->drr, i)) {
+                j->th2[i] = j->alpha * (j->th2[i] - j->qa[i]) / 2.0;
+                j->mrr[i] = j->th2[i] > 0.0 ? j->mrr[i] / j->th2[i] : 0.0;
+            }
+        }
+        return;
+    }
+    gymctl_rq_sorted(j->mag_m, j->n, j->window, 0.25, 0.75, j->qa, j->th2, lo, hi, j->buf);
     for (i = lo; i < hi; i++) {
         j->th2[i] = j->alpha * (j->th2[i] - j->qa[i]) / 2.0;
         j->mrr[i] = j->th2[i] > 0.0 ? j->mrr[i] / j->th2[i] : 0.0;

@@ -225,3 +225,32 @@ def test_long_series_take_the_threaded_path_and_match_reference(grid: str) -> No
     assert classes.tolist() == ref.classify(values.tolist())
     corrected = hrv.correct_artifacts(values)
     np.testing.assert_allclose(corrected.rr_ms, ref.correct(values.tolist(), classes.tolist()))
+
+
+@given(
+    st.integers(200, 1500),
+    st.integers(0, 2**16),
+    st.integers(0, 3),
+    st.sampled_from(["ms", "ble"]),
+    st.sampled_from([1, 2]),
+)
+@settings(max_examples=40, deadline=None)
+def test_bounded_quartiles_give_the_reference_classes(
+    n: int, seed: int, density: int, grid: str, threads: int
+) -> None:
+    """The quantised path proves most beats normal from bounds on the |dRR| quartiles and
+    computes them exactly only around beats it cannot clear: dense artefacts (beats just
+    after a cleared one), a burst of high variability and a flat stretch (the bound moving
+    fast) must still give the reference's classes, on one thread and cut in two."""
+    rr = simulate_rr(n, seed=seed)
+    burst = slice(n // 3, n // 3 + n // 6)
+    rr[burst] = 850.0 + (rr[burst] - 850.0) * 4.0
+    rr[n // 2 + 20 : n // 2 + 60] = 900.0
+    k = [0, n // 200, n // 80, n // 40][density]
+    if k:
+        rr = inject_artifacts(rr, seed=seed, missed=k, extra=k, ectopic=k, margin=3).rr_ms
+    values = np.round(rr) if grid == "ms" else np.round(rr * 1.024) * (1000.0 / 1024.0)
+    classes = np.empty(values.size, dtype=np.int8)
+    params = (hrv.C1, hrv.C2, hrv.ALPHA, hrv.THRESHOLD_WINDOW, hrv.MEDIAN_WINDOW)
+    _hrv.classify_into(values, classes, *params, threads)
+    assert classes.tolist() == ref.classify(values.tolist())
