@@ -371,6 +371,82 @@ static void gymctl_rq_hist(const int32_t *keys, ptrdiff_t n, ptrdiff_t width, do
     }
 }
 
+/* Running median of an odd window of at most 15 keys (the 11-beat median filter), for
+ * outputs [i0, i1) whose windows are full: half <= i0, i1 <= n - half. The window's keys
+ * sit in the lanes of one 16-lane vector, each made unique as key * 16 + lane, with each
+ * lane's rank among them; a step replaces the oldest lane and updates every rank with two
+ * vector compares, and the median is the key whose rank is half. No branch depends on the
+ * data, where the histogram's cursor, stepping between sparse bins (11 values over hundreds
+ * of milliseconds), mispredicts. The value is key * quantum, as the histogram path gives. */
+typedef int32_t gymctl_v8i __attribute__((vector_size(32)));
+
+static inline int32_t gymctl_hsum8(const gymctl_v8i *p)
+{
+    gymctl_v8i v = *p;
+    const gymctl_v8i s4 = {4, 5, 6, 7, 0, 1, 2, 3}, s2 = {2, 3, 0, 1, 6, 7, 4, 5};
+    const gymctl_v8i s1 = {1, 0, 3, 2, 5, 4, 7, 6};
+    v += __builtin_shuffle(v, s4);
+    v += __builtin_shuffle(v, s2);
+    v += __builtin_shuffle(v, s1);
+    return v[0];
+}
+
+GYMCTL_CLONES
+static void gymctl_med_small(const int32_t *keys, ptrdiff_t width, double *out, ptrdiff_t i0,
+                             ptrdiff_t i1, double quantum)
+{
+    const ptrdiff_t half = width / 2, full = 2 * half + 1;
+    const gymctl_v8i zero = {0, 0, 0, 0, 0, 0, 0, 0}, halfv = zero + (int32_t)half;
+    gymctl_v8i lane0, lane1, k0, k1, r0, r1, v0, v1, g0, g1, m0, m1, nv, sv;
+    int32_t ks[16], rk[16];
+    ptrdiff_t i, slot = 0, l, a;
+    int32_t nk;
+    for (l = 0; l < 16; l++) {
+        ks[l] = l < full ? keys[i0 - half + l] * 16 + (int32_t)l : INT32_MAX;
+        rk[l] = 0;
+    }
+    for (l = 0; l < full; l++)
+        for (a = 0; a < full; a++)
+            rk[l] += ks[a] < ks[l];
+    memcpy(&k0, ks, sizeof k0);
+    memcpy(&k1, ks + 8, sizeof k1);
+    memcpy(&r0, rk, sizeof r0);
+    memcpy(&r1, rk + 8, sizeof r1);
+    for (l = 0; l < 8; l++) {
+        lane0[l] = (int32_t)l;
+        lane1[l] = (int32_t)l + 8;
+        v0[l] = l < full ? -1 : 0;
+        v1[l] = l + 8 < full ? -1 : 0;
+    }
+    for (i = i0; i < i1; i++) {
+        g0 = ((r0 == halfv) & v0 & k0) + ((r1 == halfv) & v1 & k1);
+        out[i] = (double)(gymctl_hsum8(&g0) >> 4) * quantum;
+        if (i + 1 == i1)
+            break;
+        /* The oldest value (lane slot) leaves, keys[i + half + 1] takes its lane. */
+        sv = zero + (int32_t)slot;
+        m0 = lane0 == sv;
+        m1 = lane1 == sv;
+        nv = zero + ks[slot]; /* the lanes above it lose one */
+        r0 += k0 > nv;
+        r1 += k1 > nv;
+        nk = keys[i + half + 1] * 16 + (int32_t)slot;
+        ks[slot] = nk;
+        nv = zero + nk;
+        k0 = (k0 & ~m0) | (nv & m0);
+        k1 = (k1 & ~m1) | (nv & m1);
+        g0 = (k0 > nv) & v0; /* the lanes above the new value gain one */
+        g1 = (k1 > nv) & v1;
+        r0 -= g0;
+        r1 -= g1;
+        g0 += g1;
+        nv = zero + (int32_t)(full - 1 + gymctl_hsum8(&g0));
+        r0 = (r0 & ~m0) | (nv & m0);
+        r1 = (r1 & ~m1) | (nv & m1);
+        slot = slot + 1 == full ? 0 : slot + 1;
+    }
+}
+
 /* One value in or out of the window: the histogram, its bitmap, and the count below each
  * cursor. */
 static inline void gymctl_hist_move(unsigned char *h, uint64_t *bits, ptrdiff_t key, int sign,
@@ -557,7 +633,21 @@ static void gymctl_hrv_phase1(gymctl_hrv_job *j)
         gymctl_drr_norm_hist(j->kd, j->rr, n, j->window, j->alpha, j->drr, split, hi, q, j->h,
                              j->top_d);
     /* mRR: deviation from the 11-beat median, negative side doubled. */
-    if (q > 0.0)
+    if (q > 0.0 && j->medfilt < 16 && j->ticks < (1 << 26)) {
+        /* Full windows by lanes, the ends of the series (shrunk windows) by histogram. */
+        const ptrdiff_t mh = j->medfilt / 2;
+        ptrdiff_t a = lo > mh ? lo : mh, b = hi < n - mh ? hi : n - mh;
+        if (a >= b)
+            a = b = hi;
+        if (lo < a)
+            gymctl_rq_hist(j->kt, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, a, q, j->h,
+                           j->ticks, NULL);
+        if (a < b)
+            gymctl_med_small(j->kt, j->medfilt, j->med, a, b, q);
+        if (b < hi)
+            gymctl_rq_hist(j->kt, n, j->medfilt, 0.5, 0.5, j->med, NULL, b, hi, q, j->h,
+                           j->ticks, NULL);
+    } else if (q > 0.0)
         gymctl_rq_hist(j->kt, n, j->medfilt, 0.5, 0.5, j->med, NULL, lo, hi, q, j->h, j->ticks,
                        NULL);
     else
