@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from controller.store.people import assign_plan, create_athlete
 from controller.store.reader import athlete_row, decision_rows
+from web_ui.answers import json_answer
 from web_ui.auth import Principal
 from web_ui.deps import (
     CanEditAthletes,
@@ -350,12 +351,12 @@ async def add_athlete(
     return {"athlete": await rt.store.reader.athlete(athlete_id)}
 
 
-@router.get("/api/v1/athletes/{athlete_id}", tags=["athletes"])
+@router.get("/api/v1/athletes/{athlete_id}", tags=["athletes"], response_model=dict[str, Any])
 async def get_athlete(
     request: Request,
     principal: CanViewAthletes,
     athlete_id: str,
-) -> dict[str, Any]:
+) -> Response:
     """An athlete with today's readiness (each component's reason) and plan assignments."""
     rt = runtime(request)
 
@@ -377,20 +378,22 @@ async def get_athlete(
         athlete_id=athlete_id,
         ip=client_ip(request),
     )
-    return answer
+    return json_answer(answer)
 
 
 async def _known(rt: PanelRuntime, athlete_id: str) -> None:
     await rt.store.reader.athlete(athlete_id)
 
 
-@router.get("/api/v1/athletes/{athlete_id}/readiness", tags=["athletes"])
+@router.get(
+    "/api/v1/athletes/{athlete_id}/readiness", tags=["athletes"], response_model=dict[str, Any]
+)
 async def get_readiness(
     request: Request,
     principal: CanViewAthletes,
     athlete_id: str,
     days: Annotated[int, Query(ge=1, le=365)] = 60,
-) -> dict[str, Any]:
+) -> Response:
     """The readiness score and morning lnRMSSD per day, and the latest score in detail."""
     del principal
 
@@ -402,7 +405,7 @@ async def get_readiness(
             "trend": readiness_trend_in(conn, athlete_id, days=days),
         }
 
-    return await runtime(request).store.reader.read(read)
+    return json_answer(await runtime(request).store.reader.read(read))
 
 
 @router.get("/api/v1/athletes/{athlete_id}/lvp", tags=["athletes"])
@@ -418,29 +421,33 @@ async def get_lvp(
     return {"profiles": await lv_profiles(rt.store.reader, athlete_id)}
 
 
-@router.get("/api/v1/athletes/{athlete_id}/sessions", tags=["athletes"])
+@router.get(
+    "/api/v1/athletes/{athlete_id}/sessions", tags=["athletes"], response_model=dict[str, Any]
+)
 async def get_sessions(
     request: Request,
     principal: CanViewAthletes,
     athlete_id: str,
     limit: Annotated[int, Query(ge=1, le=500)] = 30,
-) -> dict[str, Any]:
+) -> Response:
     del principal
 
     def read(conn: sqlite3.Connection) -> dict[str, Any]:
         athlete_row(conn, athlete_id)
         return {"sessions": session_history_in(conn, athlete_id, limit=limit)}
 
-    return await runtime(request).store.reader.read(read)
+    return json_answer(await runtime(request).store.reader.read(read))
 
 
-@router.get("/api/v1/athletes/{athlete_id}/decisions", tags=["athletes"])
+@router.get(
+    "/api/v1/athletes/{athlete_id}/decisions", tags=["athletes"], response_model=dict[str, Any]
+)
 async def get_decisions(
     request: Request,
     principal: CanViewAthletes,
     athlete_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+) -> Response:
     """The decision log of the athlete: what changed, from what to what, and why."""
     del principal
 
@@ -448,7 +455,7 @@ async def get_decisions(
         athlete_row(conn, athlete_id)
         return {"decisions": decision_rows(conn, athlete_id=athlete_id, limit=limit)}
 
-    return await runtime(request).store.reader.read(read)
+    return json_answer(await runtime(request).store.reader.read(read))
 
 
 @router.post("/api/v1/athletes/{athlete_id}/assignments", tags=["athletes"], status_code=201)
