@@ -17,7 +17,6 @@ bytes. What one more browser costs is a version check per station and a socket w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -83,11 +82,6 @@ STATE_LABELS: Mapping[StationState, str] = {
 FOLD_SLICE = 256
 #: How long the fold lets events gather after waking: at most this late on the pages.
 FOLD_EVERY_S = 0.02
-#: Feeds woken per turn of the event loop after a change. Woken all at once, fifty viewers'
-#: frames (each a socket write through the ASGI stack) ran back to back in one turn, and
-#: every station tick falling due meanwhile waited for the whole burst: a few per turn let
-#: the stations' timers in between, at no cost to the frames (they are sampled anyway).
-WAKE_PER_TURN = 4
 #: Telemetry the panel's subscription holds (a second of 100 stations at 20 batches/s):
 #: a fold that waits ``FOLD_EVERY_S`` must not lose trace points to the bus's bound.
 TELEMETRY_BOUND = 2048
@@ -177,9 +171,7 @@ class LiveFloor:
         self.names: dict[str, str] = {}
         self._unnamed: set[str] = set()
         self._name_wanted: asyncio.Event | None = None
-        #: feeds waiting for a change, woken ``WAKE_PER_TURN`` per turn of the loop
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._waking = False
+        self._changed: asyncio.Event | None = None
         self.closed = False
         self.events = 0
         self.changes = 0  #: goes up at every change (feeds wait for it to move)
@@ -272,37 +264,19 @@ class LiveFloor:
         """Return once ``changes`` has moved past ``since`` (or after ``max_wait_s``)."""
         if self.changes != since or self.closed:
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        if self._changed is None:
+            self._changed = asyncio.Event()
         try:
             async with asyncio.timeout(max_wait_s):
-                await waiter
+                await self._changed.wait()
         except TimeoutError:
             pass
-        finally:
-            if waiter.cancelled():  # timed out, or the feed was cancelled
-                with contextlib.suppress(ValueError):  # _wake may have dropped it already
-                    self._waiters.remove(waiter)  # an idle floor must not pile them up
 
     def _bump(self) -> None:
         self.changes += 1
-        if self._waiters and not self._waking:
-            self._waking = True
-            self._waiters[0].get_loop().call_soon(self._wake)
-
-    def _wake(self) -> None:
-        """Wake the next few waiting feeds; the rest on the loop's next turn (all at once
-        when closing)."""
-        woken = 0
-        while self._waiters and (woken < WAKE_PER_TURN or self.closed):
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                woken += 1
-        if self._waiters:
-            self._waiters[0].get_loop().call_soon(self._wake)
-        else:
-            self._waking = False
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     def _want_name(self, athlete_id: str) -> None:
         if athlete_id not in self.names:

@@ -15,7 +15,7 @@ from controller.service import POSITION_CHANNEL
 from equipment_adapters.base import CueColour
 from equipment_adapters.emulators.athlete import DEMO_ATHLETES
 from tests.controller.polling import eventually
-from web_ui.live import TELEMETRY_BOUND, WAKE_PER_TURN, FeedCursor
+from web_ui.live import TELEMETRY_BOUND, FeedCursor
 
 from .conftest import Site
 from .seed import add_athletes
@@ -234,36 +234,3 @@ async def test_the_encoded_tile_follows_every_change(site: Site) -> None:
     fresh = station.snapshot.to_json()
     assert {k: tile[k] for k in fresh} == json.loads(json.dumps(fresh))
     assert json.loads(live.tiles_json())["stations"][0] == tile
-
-
-async def test_feeds_are_woken_a_few_per_turn_and_all_of_them(site: Site) -> None:
-    """A change wakes every waiting feed, but not all in one turn of the loop: the stations'
-    timers falling due meanwhile get in between."""
-    live = site.runtime.live
-    n = 3 * WAKE_PER_TURN + 1
-    since = live.changes
-    feeds = [asyncio.create_task(live.wait_change(since, 60.0)) for _ in range(n)]
-    await asyncio.sleep(0)  # every feed is waiting
-    assert not any(f.done() for f in feeds)
-    live.forget_athlete("nobody")  # a change
-    done_per_turn = []
-    while not all(f.done() for f in feeds):
-        before = sum(f.done() for f in feeds)
-        await asyncio.sleep(0)
-        done_per_turn.append(sum(f.done() for f in feeds) - before)
-    assert max(done_per_turn) <= WAKE_PER_TURN
-    assert len(done_per_turn) > 1
-    assert not live._waiters
-
-
-async def test_a_quiet_floor_does_not_pile_up_waiting_feeds(site: Site) -> None:
-    live = site.runtime.live
-    for _ in range(20):
-        await live.wait_change(live.changes, 0.001)  # times out, or a change came
-    assert not live._waiters
-    feed = asyncio.create_task(live.wait_change(live.changes, 60.0))
-    await asyncio.sleep(0)
-    feed.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await feed
-    assert not live._waiters
