@@ -1,7 +1,9 @@
 """The panel's reads that ``StoreReader`` does not have, built on its ``query``/``read``.
 
 Each opens its own read-only snapshot in a worker thread (never on the event loop) and
-returns plain dicts for templates and JSON.
+returns plain dicts for templates and JSON. The ``*_in`` functions take the connection of
+a read already running, so that an endpoint needing several makes one thread hop
+(``reader.read``) for all of them: under load, each hop waits for the GIL twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.store import StoreReader
+from controller.store.reader import fetch_rows, readiness_rows
 from controller.store.retention import DAY_S
 from controller.store.settings import read_overrides
 from kernels.errors import InvalidInputError
@@ -122,19 +125,24 @@ def readiness_view(row: Row) -> ReadinessView:
     )
 
 
-async def latest_readiness(reader: StoreReader, athlete_id: str) -> ReadinessView | None:
-    rows = await reader.query(
+def latest_readiness_in(conn: sqlite3.Connection, athlete_id: str) -> ReadinessView | None:
+    rows = fetch_rows(
+        conn,
         "SELECT * FROM readiness_scores WHERE athlete_id = ? ORDER BY day DESC, ts DESC LIMIT 1",
         [athlete_id],
     )
     return readiness_view(rows[0]) if rows else None
 
 
-async def readiness_trend(reader: StoreReader, athlete_id: str, *, days: int = 60) -> Row:
+async def latest_readiness(reader: StoreReader, athlete_id: str) -> ReadinessView | None:
+    return await reader.read(lambda conn: latest_readiness_in(conn, athlete_id))
+
+
+def readiness_trend_in(conn: sqlite3.Connection, athlete_id: str, *, days: int = 60) -> Row:
     """Per day of the last ``days``: the readiness score and the morning lnRMSSD."""
     end = today()
     since = day_minus(end, days - 1)
-    data = await reader.readiness(athlete_id, since_day=since)
+    data = readiness_rows(conn, athlete_id, since)
     score: dict[str, float] = {}
     for row in data["scores"]:
         score[row["day"]] = float(row["score"])  # ordered by day, ts: the last of a day wins
@@ -148,6 +156,10 @@ async def readiness_trend(reader: StoreReader, athlete_id: str, *, days: int = 6
         "score": [score.get(d) for d in all_days],
         "ln_rmssd": [hrv.get(d) for d in all_days],
     }
+
+
+async def readiness_trend(reader: StoreReader, athlete_id: str, *, days: int = 60) -> Row:
+    return await reader.read(lambda conn: readiness_trend_in(conn, athlete_id, days=days))
 
 
 # -- load-velocity profile and e1RM ----------------------------------------------------------
@@ -203,7 +215,12 @@ async def lv_profiles(reader: StoreReader, athlete_id: str) -> dict[str, Row]:
 
 
 async def session_history(reader: StoreReader, athlete_id: str, *, limit: int = 30) -> list[Row]:
-    return await reader.query(
+    return await reader.read(lambda conn: session_history_in(conn, athlete_id, limit=limit))
+
+
+def session_history_in(conn: sqlite3.Connection, athlete_id: str, *, limit: int = 30) -> list[Row]:
+    return fetch_rows(
+        conn,
         "SELECT s.id, s.station_id, s.plan_id, s.started, s.ended, s.status, "
         "(SELECT count(*) FROM sets WHERE session_id = s.id) AS n_sets, "
         "(SELECT count(*) FROM reps WHERE session_id = s.id) AS n_reps, "
@@ -230,6 +247,14 @@ async def plan(reader: StoreReader, plan_id: str) -> Row:
 async def assignments(
     reader: StoreReader, *, athlete_id: str | None = None, plan_id: str | None = None
 ) -> list[Row]:
+    return await reader.read(
+        lambda conn: assignments_in(conn, athlete_id=athlete_id, plan_id=plan_id)
+    )
+
+
+def assignments_in(
+    conn: sqlite3.Connection, *, athlete_id: str | None = None, plan_id: str | None = None
+) -> list[Row]:
     clauses, params = [], []
     if athlete_id is not None:
         clauses.append("a.athlete_id = ?")
@@ -238,7 +263,8 @@ async def assignments(
         clauses.append("a.plan_id = ?")
         params.append(plan_id)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    return await reader.query(
+    return fetch_rows(
+        conn,
         "SELECT a.id, a.athlete_id, a.plan_id, a.start_day, a.end_day, a.assigned_by, "
         "a.created, p.name AS plan_name, t.display_name AS athlete_name "
         "FROM plan_assignments a JOIN plans p ON p.id = a.plan_id "

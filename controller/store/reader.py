@@ -45,6 +45,78 @@ def _row(row: sqlite3.Row) -> Row:
     return out
 
 
+def fetch_rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    """The rows of ``sql`` as dicts (``x_json`` columns parsed, under ``x``).
+
+    Runs in a reader's worker thread, holding the GIL the event loop needs: the column
+    names are read once per query and each row zipped into a dict, a few times cheaper than
+    looking up every key of every ``sqlite3.Row``.
+    """
+    cursor = conn.execute(sql, tuple(params))
+    names = [d[0] for d in cursor.description or ()]
+    rows = [dict(zip(names, r, strict=True)) for r in cursor]
+    json_names = [n for n in names if n.endswith("_json")]
+    if not json_names:
+        return rows
+    out: list[Row] = []
+    for raw in rows:
+        row: Row = {}
+        for key, value in raw.items():
+            if key.endswith("_json") and isinstance(value, str):
+                row[key.removesuffix("_json")] = json.loads(value)
+            else:
+                row[key] = value
+        out.append(row)
+    return out
+
+
+def fetch_one(conn: sqlite3.Connection, sql: str, params: Sequence[Any], what: str) -> Row:
+    """The first row of ``sql``; :class:`NotFoundError` naming ``what`` when there is none."""
+    rows = fetch_rows(conn, sql, params)
+    if not rows:
+        raise NotFoundError(f"no {what}")
+    return rows[0]
+
+
+def athlete_row(conn: sqlite3.Connection, athlete_id: str) -> Row:
+    return fetch_one(
+        conn, "SELECT * FROM athletes WHERE id = ?", [athlete_id], f"athlete {athlete_id!r}"
+    )
+
+
+def readiness_rows(
+    conn: sqlite3.Connection, athlete_id: str, since_day: str | None = None
+) -> dict[str, list[Row]]:
+    """``{"inputs": [...], "scores": [...]}`` of an athlete, from ``since_day`` on."""
+    since = since_day or "0000-00-00"
+    return {
+        key: fetch_rows(
+            conn,
+            f"SELECT * FROM {table} WHERE athlete_id = ? AND day >= ? ORDER BY day, ts",
+            (athlete_id, since),
+        )
+        for key, table in (("inputs", "readiness_inputs"), ("scores", "readiness_scores"))
+    }
+
+
+def decision_rows(
+    conn: sqlite3.Connection,
+    *,
+    athlete_id: str | None = None,
+    station_id: str | None = None,
+    session_id: str | None = None,
+    limit: int = 200,
+) -> list[Row]:
+    where, params = _where(
+        {"athlete_id": athlete_id, "station_id": station_id, "session_id": session_id}
+    )
+    return fetch_rows(
+        conn,
+        f"SELECT * FROM decisions{where} ORDER BY ts DESC, id DESC LIMIT ?",
+        [*params, limit],
+    )
+
+
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     clauses = [f"{column} = ?" for column, value in filters.items() if value is not None]
     params = [value for value in filters.values() if value is not None]
@@ -133,10 +205,7 @@ class StoreReader:
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Any read-only SQL; writes are refused by the connection (``query_only``)."""
 
-        def run(conn: sqlite3.Connection) -> list[Row]:
-            return [_row(r) for r in conn.execute(sql, tuple(params))]
-
-        return await self.read(run)
+        return await self.read(lambda conn: fetch_rows(conn, sql, params))
 
     async def one(self, sql: str, params: Sequence[Any], what: str) -> Row:
         rows = await self.query(sql, params)
@@ -217,21 +286,7 @@ class StoreReader:
         self, athlete_id: str, *, since_day: str | None = None
     ) -> dict[str, list[Row]]:
         """``{"inputs": [...], "scores": [...]}`` of an athlete, from ``since_day`` on."""
-        since = since_day or "0000-00-00"
-
-        def run(conn: sqlite3.Connection) -> dict[str, list[Row]]:
-            out: dict[str, list[Row]] = {}
-            for key, table in (("inputs", "readiness_inputs"), ("scores", "readiness_scores")):
-                out[key] = [
-                    _row(r)
-                    for r in conn.execute(
-                        f"SELECT * FROM {table} WHERE athlete_id = ? AND day >= ? ORDER BY day, ts",
-                        (athlete_id, since),
-                    )
-                ]
-            return out
-
-        return await self.read(run)
+        return await self.read(lambda conn: readiness_rows(conn, athlete_id, since_day))
 
     async def traces(self, *, set_id: str) -> list[tuple[Row, npt.NDArray[np.float64]]]:
         """The raw traces of a set, each as (row without the blob, decoded samples)."""
@@ -263,11 +318,14 @@ class StoreReader:
         session_id: str | None = None,
         limit: int = 200,
     ) -> list[Row]:
-        where, params = _where(
-            {"athlete_id": athlete_id, "station_id": station_id, "session_id": session_id}
-        )
-        return await self.query(
-            f"SELECT * FROM decisions{where} ORDER BY ts DESC, id DESC LIMIT ?", [*params, limit]
+        return await self.read(
+            lambda conn: decision_rows(
+                conn,
+                athlete_id=athlete_id,
+                station_id=station_id,
+                session_id=session_id,
+                limit=limit,
+            )
         )
 
     async def commands(self, *, station_id: str | None = None, limit: int = 200) -> list[Row]:

@@ -216,6 +216,8 @@ async def test_athlete_detail_readiness_profile_history_and_decisions(
     assert "athlete.view" in await audit_actions(site)
 
     assert (await client.get("/api/v1/athletes/a-nobody")).status_code == 404
+    for part in ("readiness", "sessions", "decisions", "lvp"):  # one read: the check inside
+        assert (await client.get(f"/api/v1/athletes/a-nobody/{part}")).status_code == 404
 
 
 async def test_adding_athletes_validates_every_field(

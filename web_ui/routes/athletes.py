@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.responses import RedirectResponse, Response
 
 from controller.store.people import assign_plan, create_athlete
+from controller.store.reader import athlete_row, decision_rows
+from web_ui.answers import json_answer
 from web_ui.auth import Principal
 from web_ui.deps import (
     CanEditAthletes,
@@ -25,14 +28,14 @@ from web_ui.deps import (
 from web_ui.forms import field_errors, form_dict
 from web_ui.permissions import Permission
 from web_ui.queries import (
-    assignments,
+    assignments_in,
     athletes_overview,
-    latest_readiness,
+    latest_readiness_in,
     lv_profiles,
     plans,
-    readiness_trend,
+    readiness_trend_in,
     readiness_view,
-    session_history,
+    session_history_in,
 )
 from web_ui.runtime import PanelRuntime
 
@@ -271,17 +274,22 @@ async def athlete_assign(
 
 
 async def _detail(rt: PanelRuntime, athlete_id: str) -> dict[str, Any]:
-    reader = rt.store.reader
-    athlete = await reader.athlete(athlete_id)
-    today = await latest_readiness(reader, athlete_id)
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        athlete = athlete_row(conn, athlete_id)
+        today = latest_readiness_in(conn, athlete_id)
+        return {
+            "athlete": athlete,
+            "readiness": today.to_json() if today is not None else None,
+            "trend": readiness_trend_in(conn, athlete_id),
+            "sessions": session_history_in(conn, athlete_id, limit=PAGE_SESSIONS),
+            "decisions": decision_rows(conn, athlete_id=athlete_id, limit=PAGE_DECISIONS),
+            "assignments": assignments_in(conn, athlete_id=athlete_id),
+        }
+
+    detail = await rt.store.reader.read(read)
     return {
-        "athlete": athlete,
-        "readiness": today.to_json() if today is not None else None,
-        "trend": await readiness_trend(reader, athlete_id),
-        "profiles": await lv_profiles(reader, athlete_id),
-        "sessions": await session_history(reader, athlete_id, limit=PAGE_SESSIONS),
-        "decisions": await reader.decisions(athlete_id=athlete_id, limit=PAGE_DECISIONS),
-        "assignments": await assignments(reader, athlete_id=athlete_id),
+        **detail,
+        "profiles": await lv_profiles(rt.store.reader, athlete_id),
         "stations": [
             live.snapshot.station_id
             for live in rt.live.ordered()
@@ -343,16 +351,25 @@ async def add_athlete(
     return {"athlete": await rt.store.reader.athlete(athlete_id)}
 
 
-@router.get("/api/v1/athletes/{athlete_id}", tags=["athletes"])
+@router.get("/api/v1/athletes/{athlete_id}", tags=["athletes"], response_model=dict[str, Any])
 async def get_athlete(
     request: Request,
     principal: CanViewAthletes,
     athlete_id: str,
-) -> dict[str, Any]:
+) -> Response:
     """An athlete with today's readiness (each component's reason) and plan assignments."""
     rt = runtime(request)
-    athlete = await rt.store.reader.athlete(athlete_id)
-    today = await latest_readiness(rt.store.reader, athlete_id)
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        athlete = athlete_row(conn, athlete_id)
+        today = latest_readiness_in(conn, athlete_id)
+        return {
+            "athlete": athlete,
+            "readiness": today.to_json() if today is not None else None,
+            "assignments": assignments_in(conn, athlete_id=athlete_id),
+        }
+
+    answer = await rt.store.reader.read(read)  # one thread hop: each waits for the GIL
     rt.audit(
         principal,
         "athlete.view",
@@ -361,33 +378,34 @@ async def get_athlete(
         athlete_id=athlete_id,
         ip=client_ip(request),
     )
-    return {
-        "athlete": athlete,
-        "readiness": today.to_json() if today is not None else None,
-        "assignments": await assignments(rt.store.reader, athlete_id=athlete_id),
-    }
+    return json_answer(answer)
 
 
 async def _known(rt: PanelRuntime, athlete_id: str) -> None:
     await rt.store.reader.athlete(athlete_id)
 
 
-@router.get("/api/v1/athletes/{athlete_id}/readiness", tags=["athletes"])
+@router.get(
+    "/api/v1/athletes/{athlete_id}/readiness", tags=["athletes"], response_model=dict[str, Any]
+)
 async def get_readiness(
     request: Request,
     principal: CanViewAthletes,
     athlete_id: str,
     days: Annotated[int, Query(ge=1, le=365)] = 60,
-) -> dict[str, Any]:
+) -> Response:
     """The readiness score and morning lnRMSSD per day, and the latest score in detail."""
     del principal
-    rt = runtime(request)
-    await _known(rt, athlete_id)
-    today = await latest_readiness(rt.store.reader, athlete_id)
-    return {
-        "latest": today.to_json() if today is not None else None,
-        "trend": await readiness_trend(rt.store.reader, athlete_id, days=days),
-    }
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        athlete_row(conn, athlete_id)  # an unknown athlete is a 404, not an empty trend
+        today = latest_readiness_in(conn, athlete_id)
+        return {
+            "latest": today.to_json() if today is not None else None,
+            "trend": readiness_trend_in(conn, athlete_id, days=days),
+        }
+
+    return json_answer(await runtime(request).store.reader.read(read))
 
 
 @router.get("/api/v1/athletes/{athlete_id}/lvp", tags=["athletes"])
@@ -403,31 +421,41 @@ async def get_lvp(
     return {"profiles": await lv_profiles(rt.store.reader, athlete_id)}
 
 
-@router.get("/api/v1/athletes/{athlete_id}/sessions", tags=["athletes"])
+@router.get(
+    "/api/v1/athletes/{athlete_id}/sessions", tags=["athletes"], response_model=dict[str, Any]
+)
 async def get_sessions(
     request: Request,
     principal: CanViewAthletes,
     athlete_id: str,
     limit: Annotated[int, Query(ge=1, le=500)] = 30,
-) -> dict[str, Any]:
+) -> Response:
     del principal
-    rt = runtime(request)
-    await _known(rt, athlete_id)
-    return {"sessions": await session_history(rt.store.reader, athlete_id, limit=limit)}
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        athlete_row(conn, athlete_id)
+        return {"sessions": session_history_in(conn, athlete_id, limit=limit)}
+
+    return json_answer(await runtime(request).store.reader.read(read))
 
 
-@router.get("/api/v1/athletes/{athlete_id}/decisions", tags=["athletes"])
+@router.get(
+    "/api/v1/athletes/{athlete_id}/decisions", tags=["athletes"], response_model=dict[str, Any]
+)
 async def get_decisions(
     request: Request,
     principal: CanViewAthletes,
     athlete_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+) -> Response:
     """The decision log of the athlete: what changed, from what to what, and why."""
     del principal
-    rt = runtime(request)
-    await _known(rt, athlete_id)
-    return {"decisions": await rt.store.reader.decisions(athlete_id=athlete_id, limit=limit)}
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        athlete_row(conn, athlete_id)
+        return {"decisions": decision_rows(conn, athlete_id=athlete_id, limit=limit)}
+
+    return json_answer(await runtime(request).store.reader.read(read))
 
 
 @router.post("/api/v1/athletes/{athlete_id}/assignments", tags=["athletes"], status_code=201)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from controller.store.people import save_plan
+from web_ui.answers import json_answer
 from web_ui.auth import Principal
 from web_ui.deps import (
     CanEditAthletes,
@@ -322,13 +323,13 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/api/v1/plans", tags=["plans"])
+@router.get("/api/v1/plans", tags=["plans"], response_model=dict[str, Any])
 async def list_plans(
     request: Request,
     principal: CanViewPlans,
-) -> dict[str, Any]:
+) -> Response:
     del principal
-    return {"plans": await plans(runtime(request).store.reader)}
+    return json_answer({"plans": await plans(runtime(request).store.reader)})
 
 
 @router.post("/api/v1/plans", tags=["plans"], status_code=201, responses=_INVALID)
