@@ -11,7 +11,7 @@ from controller.events import Alert, AlertSeverity, Event, RepEvent
 from controller.store.writer import StoreWriter
 
 from .conftest import rep, rows
-from .test_writer import Alerts, fill_until_unwritable
+from .test_writer import Alerts, fill_until_unwritable, quota_writer
 
 
 class Committed:
@@ -68,14 +68,7 @@ async def test_a_skipped_write_is_not_handed_back(db_path: Path) -> None:
 
 async def test_events_held_while_unwritable_come_back_after_the_commit(db_path: Path) -> None:
     alerts = Alerts()
-    async with StoreWriter(
-        db_path,
-        on_alert=alerts,
-        max_size_mb=2,
-        commit_interval_s=0.01,
-        retry_s=0.05,
-        retry_max_s=0.2,
-    ) as writer:
+    async with quota_writer(db_path, alerts) as writer:
         committed = Committed(db_path)
         writer.on_commit = committed
         await fill_until_unwritable(writer, alerts)

@@ -271,16 +271,21 @@ async def fill_until_unwritable(writer: StoreWriter, alerts: Alerts) -> int:
     raise AssertionError("the store never became unwritable")
 
 
-async def test_a_full_quota_raises_the_alarm_keeps_everything_and_recovers(db_path: Path) -> None:
-    alerts = Alerts()
-    async with StoreWriter(
+def quota_writer(db_path: Path, alerts: Alerts) -> StoreWriter:
+    """A writer with a 2 MB quota (SQLITE_FULL when reached) that retries quickly."""
+    return StoreWriter(
         db_path,
         on_alert=alerts,
         max_size_mb=2,
         commit_interval_s=0.01,
         retry_s=0.05,
         retry_max_s=0.2,
-    ) as writer:
+    )
+
+
+async def test_a_full_quota_raises_the_alarm_keeps_everything_and_recovers(db_path: Path) -> None:
+    alerts = Alerts()
+    async with quota_writer(db_path, alerts) as writer:
         for n in range(100):
             writer.record(rep(n))
         await writer.flush()
