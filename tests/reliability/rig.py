@@ -35,6 +35,7 @@ from controller.gym import Gym, GymOptions
 from controller.session_runner import SessionTiming
 from controller.states import StationState
 from controller.station_runtime import StationRuntime
+from controller.store.db import open_reader
 from equipment_adapters.emulators.rack import RackEmulator
 from equipment_adapters.modbus import RackOptions
 from tests.controller.mqtt.conftest import free_port
@@ -210,3 +211,12 @@ def in_state(runtime: StationRuntime, state: StationState) -> Callable[[], bool]
 
 def unloaded(rack: RackEmulator) -> Callable[[], bool]:
     return lambda: rack.state.actual_load_kg == 0.0
+
+
+def committed_reps(db: Path) -> set[tuple[str, int]]:
+    """(set, rep index) of every rep committed to ``db``, read on a read-only connection."""
+    conn = open_reader(db)
+    try:
+        return {(str(r[0]), int(r[1])) for r in conn.execute("SELECT set_id, rep_index FROM reps")}
+    finally:
+        conn.close()

@@ -22,24 +22,15 @@ import numpy as np
 import pytest
 
 from controller.events import CueEvent, DecisionEvent, Event, RepEvent, SetEvent
-from controller.store.db import open_reader
 from tests.controller.mqtt.conftest import MosquittoFactory
 from tests.controller.mqtt.test_bridge import subscriber
 
-from .rig import S, emulated_site, wait_for
+from .rig import S, committed_reps, emulated_site, wait_for
 from .site_process import site_process
 
 pytestmark = pytest.mark.mosquitto
 
 LEAF = {RepEvent: "rep", SetEvent: "set", DecisionEvent: "decision"}
-
-
-def committed_reps(db: Path) -> set[tuple[str, int]]:
-    conn = open_reader(db)
-    try:
-        return {(str(r[0]), int(r[1])) for r in conn.execute("SELECT set_id, rep_index FROM reps")}
-    finally:
-        conn.close()
 
 
 async def test_sigkill_every_rep_seen_over_mqtt_is_in_the_database(

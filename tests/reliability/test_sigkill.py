@@ -25,17 +25,9 @@ from controller.store.db import open_reader
 from tests.controller.mqtt.conftest import free_port, wait_for_port
 from tests.controller.mqtt.test_bridge import Inbox, subscriber
 
-from .rig import S, emulated_site, in_state, wait_for
+from .rig import S, committed_reps, emulated_site, in_state, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def committed_reps(db: Path) -> set[tuple[str, int]]:
-    conn = open_reader(db)
-    try:
-        return {(str(r[0]), int(r[1])) for r in conn.execute("SELECT set_id, rep_index FROM reps")}
-    finally:
-        conn.close()
 
 
 def in_a_set(inbox: Inbox) -> bool:

@@ -29,18 +29,10 @@ import pytest
 
 from controller.store.db import open_reader
 
-from .rig import wait_for
+from .rig import committed_reps, wait_for
 from .site_process import SiteProcess, site_process
 
 SHIM = Path(__file__).with_name("erofs_shim.c")
-
-
-def committed_reps(db: Path) -> set[tuple[str, int]]:
-    conn = open_reader(db)
-    try:
-        return {(str(r[0]), int(r[1])) for r in conn.execute("SELECT set_id, rep_index FROM reps")}
-    finally:
-        conn.close()
 
 
 def count(db: Path, sql: str) -> int:

@@ -31,7 +31,7 @@ from controller.events import AlertSeverity, DecisionEvent, RepEvent
 from controller.store.db import open_reader
 from controller.store.writer import TraceRecord
 
-from .rig import EmulatedSite, S, emulated_site, in_state, unloaded, wait_for
+from .rig import EmulatedSite, S, committed_reps, emulated_site, in_state, unloaded, wait_for
 
 
 @pytest.fixture
@@ -71,14 +71,6 @@ def fill(path: Path) -> int:
                     break
                 chunk = chunk[: len(chunk) // 4]
     return written
-
-
-def committed_reps(db: Path) -> set[tuple[str, int]]:
-    conn = open_reader(db)
-    try:
-        return {(str(r[0]), int(r[1])) for r in conn.execute("SELECT set_id, rep_index FROM reps")}
-    finally:
-        conn.close()
 
 
 def bus_reps(site: EmulatedSite) -> set[tuple[str, int]]:
