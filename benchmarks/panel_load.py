@@ -61,6 +61,7 @@ from controller.demo.run import DemoOptions, timing
 from controller.demo.seed import DEMO_USER, demo_login, seed
 from controller.demo.world import demo_athletes
 from controller.events import CommandSource, CueEvent, StationStateChanged
+from controller.gil import prompt_gil_handover
 from controller.gym import Gym, GymOptions
 from controller.heap import settled_heap
 from controller.panel import serve_panel
@@ -386,8 +387,8 @@ async def _site(
         for station_id, runtime in gym.runtimes.items():
             _watch_reps(runtime, probes[station_id])
         driver = _Athletes(gym, racks, ids)
-        # the heap settled as gymctl run does once its site is up
-        with settled_heap():
+        # the heap settled and the GIL's hand-over shortened as gymctl run does
+        with settled_heap(), prompt_gil_handover():
             async with asyncio.TaskGroup() as group:
                 task = group.create_task(driver.run(check_in_over_s), name="load-athletes")
                 try:

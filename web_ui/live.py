@@ -272,6 +272,10 @@ class LiveFloor:
         except TimeoutError:
             pass
 
+    def wake_feeds(self) -> None:
+        """Wake what waits in :meth:`wait_change` though the view did not change."""
+        self._bump()
+
     def _bump(self) -> None:
         self.changes += 1
         if self._changed is not None:
@@ -494,7 +498,8 @@ class LiveFloor:
             live.trace.clear()  # the device clock restarted (a reconnect): a new trace
             live.trace_epoch += 1
             live.trace_seq = 0
-        kept = [p for p in points if math.isfinite(p[1])]
+        # rounded once here, not at every frame and request that sends the trace
+        kept = [(round(t, 4), round(v, 4)) for t, v in points if math.isfinite(v)]
         if kept:
             live.trace.extend(kept)
             live.trace_seq += len(kept)
@@ -600,7 +605,7 @@ class LiveFloor:
                 b',"reps":',
                 _dumps(self.set_reps(live)),
                 b',"trace":',
-                _dumps(self.trace_points(live)),
+                _dumps(list(live.trace)),
                 b"}",
             )
         )
@@ -609,7 +614,7 @@ class LiveFloor:
         return [{**r, "zone_label": zone_label(r["zone"])} for r in live.set_reps]
 
     def trace_points(self, live: LiveStation) -> list[list[float]]:
-        return [[round(t, 4), round(v, 4)] for t, v in live.trace]
+        return [[t, v] for t, v in live.trace]
 
     def frames(self, cursor: FeedCursor) -> list[tuple[str, dict[str, Any]]]:
         """The feed frames that bring ``cursor`` up to date (and move it), decoded."""
@@ -665,15 +670,14 @@ class LiveFloor:
         if epoch != live.trace_epoch or seen > live.trace_seq:
             at = (live.trace_epoch, live.trace_seq)
             if live.trace_json_at != at:
-                points = self.trace_points(live)
+                points = list(live.trace)  # tuples: JSON arrays, as the browser wants
                 live.trace_json = _dumps({"station_id": sid, "reset": True, "points": points})
                 live.trace_json_at = at
             out.append(("trace", live.trace_json))
         elif live.trace_seq > seen:
             new = min(live.trace_seq - seen, len(live.trace))
             tail = [live.trace[i] for i in range(len(live.trace) - new, len(live.trace))]
-            points = [[round(t, 4), round(v, 4)] for t, v in tail]
-            out.append(("trace", _dumps({"station_id": sid, "reset": False, "points": points})))
+            out.append(("trace", _dumps({"station_id": sid, "reset": False, "points": tail})))
         cursor.trace[sid] = (live.trace_epoch, live.trace_seq)
         if cursor.reps.get(sid) != live.reps_version:
             cursor.reps[sid] = live.reps_version

@@ -12,6 +12,7 @@ import datetime as dt
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from controller.store import StoreReader
@@ -47,15 +48,20 @@ def day_minus(day: str, days: int) -> str:
 
 async def athletes_overview(reader: StoreReader, *, with_readiness: bool) -> list[Row]:
     """Every athlete; with their latest readiness score when the viewer may see it."""
+    return await reader.read(partial(athletes_overview_in, with_readiness=with_readiness))
+
+
+def athletes_overview_in(conn: sqlite3.Connection, *, with_readiness: bool) -> list[Row]:
     if not with_readiness:
-        return await reader.query(
-            "SELECT id, display_name, external_ref FROM athletes ORDER BY display_name, id"
+        return fetch_rows(
+            conn, "SELECT id, display_name, external_ref FROM athletes ORDER BY display_name, id"
         )
-    return await reader.query(
+    return fetch_rows(
+        conn,
         "SELECT a.id, a.display_name, a.external_ref, r.day, r.score, "
         "r.components_json FROM athletes a LEFT JOIN readiness_scores r ON r.id = ("
         "SELECT id FROM readiness_scores WHERE athlete_id = a.id ORDER BY day DESC, ts DESC "
-        "LIMIT 1) ORDER BY a.display_name, a.id"
+        "LIMIT 1) ORDER BY a.display_name, a.id",
     )
 
 

@@ -1,8 +1,8 @@
 """Everything the panel holds while it runs, started and stopped by the app's lifespan.
 
-The runtime lives on the controller's event loop: its tasks (the bus follower, the name
-resolver, the loop-lag sampler) are named tasks of one ``asyncio.TaskGroup`` that the
-lifespan enters and leaves.
+The runtime lives on the controller's event loop: its tasks (the bus follower, the feeds'
+broadcaster, the name resolver, the loop-lag sampler) are named tasks of one
+``asyncio.TaskGroup`` that the lifespan enters and leaves.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from controller.jsonable import to_json
 from controller.service import GymService
 from controller.store import Insert, Store
 from web_ui.auth import Authenticator, Principal
+from web_ui.feeds import FeedHub
 from web_ui.live import LiveFloor
 from web_ui.metrics import PanelMetrics
 from web_ui.passwords import Passwords
@@ -70,6 +71,7 @@ class PanelRuntime:
             trace_window_s=settings.trace_window_s,
             trace_hz=settings.trace_hz,
         )
+        self.feeds = FeedHub(self.live, settings.feed_hz)
         self.metrics = PanelMetrics(gym, self.live, store)
         self.live.on_event = self.metrics.observe
         #: the site config's store settings, before any override from the panel
@@ -84,6 +86,7 @@ class PanelRuntime:
             group = await self._stack.enter_async_context(asyncio.TaskGroup())
             self._tasks = [
                 group.create_task(self.live.run(), name="panel-live-floor"),
+                group.create_task(self.feeds.run(), name="panel-feeds"),
                 group.create_task(self.live.resolve_names(), name="panel-athlete-names"),
                 group.create_task(self.metrics.sample_loop_lag(), name="panel-loop-lag"),
             ]
@@ -105,6 +108,7 @@ class PanelRuntime:
         tb: TracebackType | None,
     ) -> None:
         self.live.close()
+        self.feeds.close()
         for task in self._tasks:
             task.cancel()
         await self._stack.__aexit__(exc_type, exc, tb)

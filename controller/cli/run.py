@@ -10,6 +10,7 @@ from controller.adapters import make_adapter_factory
 from controller.cli._common import Subparsers
 from controller.cli._runtime import port, setup_logging, stop_on_signals
 from controller.config import load_config
+from controller.gil import prompt_gil_handover
 from controller.gym import Gym, GymOptions
 from controller.heap import settled_heap
 
@@ -40,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
                     where.append(f"panel on port {config.panel.port}")
                 where.append(f"database {gym.db_path}")
                 print("; ".join(where), flush=True)
-                with settled_heap():  # the start-up's objects out of the collector's way
+                # the start-up's objects out of the collector's way, and worker threads
+                # made to hand the GIL back to the stations' loop promptly
+                with settled_heap(), prompt_gil_handover():
                     await gym.serve_forever()
             finally:
                 undo()

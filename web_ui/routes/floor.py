@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -28,7 +25,7 @@ from web_ui.deps import (
     page,
     runtime,
 )
-from web_ui.live import FeedCursor
+from web_ui.feeds import FeedResponse
 from web_ui.permissions import Permission
 from web_ui.queries import athletes_overview
 from web_ui.runtime import PanelRuntime
@@ -36,7 +33,6 @@ from web_ui.runtime import PanelRuntime
 router = APIRouter()
 
 REAUTH_EVERY_S = 30.0
-KEEPALIVE_S = 15.0
 
 
 # -- pages -------------------------------------------------------------------------------
@@ -293,11 +289,6 @@ async def check_out(
 # -- live feed ----------------------------------------------------------------------------
 
 
-def _sse(name: str, data: dict[str, Any]) -> bytes:
-    body = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    return f"event: {name}\ndata: {body}\n\n".encode()
-
-
 @router.get(
     "/api/v1/feed",
     tags=["stations"],
@@ -319,42 +310,22 @@ async def feed(
     rt = runtime(request)
     if station is not None:
         rt.live.get(station)
-    cursor = FeedCursor(station_id=station)
     kind: Literal["floor", "station"] = "station" if station else "floor"
-    return StreamingResponse(
-        _stream(request, rt, cursor, kind),
-        media_type="text/event-stream",
-        headers={"X-Accel-Buffering": "no"},
-    )
 
+    async def still_allowed() -> bool:
+        return await authenticate(request) is not None
 
-async def _stream(
-    request: Request, rt: PanelRuntime, cursor: FeedCursor, kind: str
-) -> AsyncIterator[bytes]:
-    live = rt.live
-    interval = 1.0 / rt.settings.feed_hz
-    rt.metrics.viewers[kind] += 1
-    try:
-        yield b"retry: 2000\n\n"
-        last_sent = last_auth = time.monotonic()
-        while not live.closed:
-            since = live.changes
-            frames = live.feed_bytes(cursor)  # shared, already encoded parts joined
-            now = time.monotonic()
-            if frames:
-                yield frames
-                last_sent = now
-            elif now - last_sent >= KEEPALIVE_S:
-                yield b": keep-alive\n\n"
-                last_sent = now
-            if now - last_auth >= REAUTH_EVERY_S:
-                last_auth = now
-                if await authenticate(request) is None:
-                    yield _sse("signed_out", {})
-                    return
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            wait = min(KEEPALIVE_S - (now - last_sent), REAUTH_EVERY_S - (now - last_auth))
-            await live.wait_change(since, max(0.0, wait))
-    finally:
+    def opened() -> None:
+        rt.metrics.viewers[kind] += 1
+
+    def closed() -> None:
         rt.metrics.viewers[kind] -= 1
+
+    return FeedResponse(
+        rt.feeds,
+        station,
+        still_allowed=still_allowed,
+        reauth_s=REAUTH_EVERY_S,
+        on_open=opened,
+        on_close=closed,
+    )
