@@ -7,6 +7,7 @@ check happen, in that order. ``tests/web_ui/test_auth.py`` walks every route to 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -134,6 +135,10 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
         if request.method not in SAFE_METHODS:
             await check_csrf(request, principal)
         request.state.principal = principal
+        # the handler runs at the loop's next turn: a request's routing and dependencies,
+        # then its handler and answer, are two short steps that a station's tick falling
+        # due can come between, not one long one (benchmarks/RESULTS.md, panel load)
+        await asyncio.sleep(0)
         return principal
 
     dependency.__name__ = f"require_{permission.name.lower()}"
