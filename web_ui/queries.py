@@ -51,18 +51,19 @@ async def athletes_overview(reader: StoreReader, *, with_readiness: bool) -> lis
     return await reader.read(partial(athletes_overview_in, with_readiness=with_readiness))
 
 
-def athletes_overview_in(conn: sqlite3.Connection, *, with_readiness: bool) -> list[Row]:
+def athletes_overview_sql(*, with_readiness: bool) -> str:
     if not with_readiness:
-        return fetch_rows(
-            conn, "SELECT id, display_name, external_ref FROM athletes ORDER BY display_name, id"
-        )
-    return fetch_rows(
-        conn,
+        return "SELECT id, display_name, external_ref FROM athletes ORDER BY display_name, id"
+    return (
         "SELECT a.id, a.display_name, a.external_ref, r.day, r.score, "
         "r.components_json FROM athletes a LEFT JOIN readiness_scores r ON r.id = ("
         "SELECT id FROM readiness_scores WHERE athlete_id = a.id ORDER BY day DESC, ts DESC "
-        "LIMIT 1) ORDER BY a.display_name, a.id",
+        "LIMIT 1) ORDER BY a.display_name, a.id"
     )
+
+
+def athletes_overview_in(conn: sqlite3.Connection, *, with_readiness: bool) -> list[Row]:
+    return fetch_rows(conn, athletes_overview_sql(with_readiness=with_readiness))
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,22 +46,34 @@ def _row(row: sqlite3.Row) -> Row:
 
 
 def fetch_rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-    """The rows of ``sql`` as dicts (``x_json`` columns parsed, under ``x``).
+    """The rows of ``sql`` as dicts (``x_json`` columns parsed, under ``x``)."""
+    return as_rows(*fetch_raw(conn, sql, params))
+
+
+def fetch_raw(
+    conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names of ``sql`` and its rows as SQLite gave them (cheap to compare)."""
+    cursor = conn.execute(sql, tuple(params))
+    names = [d[0] for d in cursor.description or ()]
+    return names, cursor.fetchall()
+
+
+def as_rows(names: list[str], raw: list[tuple[Any, ...]]) -> list[Row]:
+    """Rows as dicts, ``x_json`` columns parsed under ``x``.
 
     Runs in a reader's worker thread, holding the GIL the event loop needs: the column
     names are read once per query and each row zipped into a dict, a few times cheaper than
     looking up every key of every ``sqlite3.Row``.
     """
-    cursor = conn.execute(sql, tuple(params))
-    names = [d[0] for d in cursor.description or ()]
-    rows = [dict(zip(names, r, strict=True)) for r in cursor]
+    rows = [dict(zip(names, r, strict=True)) for r in raw]
     json_names = [n for n in names if n.endswith("_json")]
     if not json_names:
         return rows
     out: list[Row] = []
-    for raw in rows:
+    for row_in in rows:
         row: Row = {}
-        for key, value in raw.items():
+        for key, value in row_in.items():
             if key.endswith("_json") and isinstance(value, str):
                 row[key.removesuffix("_json")] = json.loads(value)
             else:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.responses import RedirectResponse, Response
 
 from controller.store.people import assign_plan, create_athlete
-from controller.store.reader import athlete_row, decision_rows
+from controller.store.reader import as_rows, athlete_row, decision_rows, fetch_raw
 from web_ui.answers import json_answer
 from web_ui.auth import Principal
 from web_ui.deps import (
@@ -30,7 +30,7 @@ from web_ui.permissions import Permission
 from web_ui.queries import (
     assignments_in,
     athletes_overview,
-    athletes_overview_in,
+    athletes_overview_sql,
     latest_readiness_in,
     lv_profiles,
     plans,
@@ -303,26 +303,28 @@ async def _detail(rt: PanelRuntime, athlete_id: str) -> dict[str, Any]:
 
 
 class _EncodedList:
-    """The athletes list as last answered, encoded, with the rows it came from: the list
-    changes a few times a day (an athlete added, a morning's readiness), while the panel
-    asks for it many times a minute, and building and encoding a hundred readiness views
-    per request cost more loop time than the query. Used in the read's worker thread:
-    comparing the rows (about a millisecond for a hundred athletes) is not the loop's."""
+    """The athletes list as last answered, encoded, with the raw rows it came from: the
+    list changes a few times a day (an athlete added, a morning's readiness), while the
+    panel asks for it many times a minute. Used in the read's worker thread, which holds
+    the GIL the loop needs while it runs Python: the raw rows are compared as SQLite gives
+    them, and only a changed list is parsed (each readiness's components), built into
+    readiness views and encoded."""
 
     def __init__(self) -> None:
-        self._last: dict[bool, tuple[list[dict[str, Any]], bytes]] = {}
+        self._last: dict[bool, tuple[list[tuple[Any, ...]], bytes]] = {}
 
-    def body(self, rows: list[dict[str, Any]], with_readiness: bool) -> bytes:
+    def body(self, conn: sqlite3.Connection, with_readiness: bool) -> bytes:
+        names, raw = fetch_raw(conn, athletes_overview_sql(with_readiness=with_readiness))
         last = self._last.get(with_readiness)
-        if last is not None and last[0] == rows:
+        if last is not None and last[0] == raw:
             return last[1]
         body = json.dumps(
-            {"athletes": _list_rows(rows, with_readiness)},
+            {"athletes": _list_rows(as_rows(names, raw), with_readiness)},
             ensure_ascii=False,
             allow_nan=False,
             separators=(",", ":"),
         ).encode()
-        self._last[with_readiness] = (rows, body)
+        self._last[with_readiness] = (raw, body)
         return body
 
 
@@ -337,11 +339,7 @@ async def list_athletes(
     """Every athlete (with the latest readiness when the role may see health data)."""
     rt = runtime(request)
     with_readiness = principal.can(Permission.ATHLETE_VIEW)
-    body = await rt.store.reader.read(
-        lambda conn: _ENCODED_LIST.body(
-            athletes_overview_in(conn, with_readiness=with_readiness), with_readiness
-        )
-    )
+    body = await rt.store.reader.read(partial(_ENCODED_LIST.body, with_readiness=with_readiness))
     return Response(body, media_type="application/json")
 
 
