@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -138,8 +139,16 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
 class StoreReader:
     """Read-only queries on the store at ``path``; safe to use while the writer runs."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+        """``threads``: reads run in that many threads of the reader's own (the store's
+        reader: 2), which :meth:`close` ends; without, in the loop's default executor.
+
+        Few threads because each holds the GIL while it turns rows into Python objects:
+        several at once take it in turns with the event loop, which then waits for more
+        than one hand-over (``controller/gil.py``) to run the stations."""
         self.path = path
+        self._threads = threads
+        self._executor: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
         #: every kept connection, by the thread that uses it (closed by :meth:`close`)
@@ -171,13 +180,18 @@ class StoreReader:
 
     def close(self) -> None:
         """Close the kept connections (one in a read is closed by its thread when the read
-        ends: a worker thread may outlive a cancelled read); later reads open one each."""
+        ends: a worker thread may outlive a cancelled read) and end the reader's threads
+        once their reads are done; later reads open a connection each, in the loop's
+        default executor."""
         with self._lock:
             self._closed = True
             idle = [c for t, c in self._kept.items() if t not in self._busy]
             self._kept = {t: c for t, c in self._kept.items() if t in self._busy}
+            executor, self._executor = self._executor, None
         for conn in idle:
             conn.close()
+        if executor is not None:
+            executor.shutdown(wait=False)
 
     def _acquire(self) -> tuple[sqlite3.Connection, bool]:
         """This thread's kept connection, marked busy (or a fresh one to close after)."""
@@ -212,7 +226,16 @@ class StoreReader:
             conn.close()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.to_thread(self.read_sync, fn)
+        executor = self._executor
+        if executor is None and self._threads is not None:
+            with self._lock:
+                if not self._closed:
+                    executor = self._executor = self._executor or ThreadPoolExecutor(
+                        self._threads, thread_name_prefix="store-read"
+                    )
+        if executor is None:
+            return await asyncio.to_thread(self.read_sync, fn)
+        return await asyncio.get_running_loop().run_in_executor(executor, self.read_sync, fn)
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Any read-only SQL; writes are refused by the connection (``query_only``)."""

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 RECORDER_BOUND = 200_000
 #: how long one checkpoint attempt may wait for readers (the writer thread waits with it)
 CHECKPOINT_TRY_MS = 200
+#: threads of the store's reader (see ``StoreReader``: few, for the event loop's GIL)
+READ_THREADS = 2
 
 
 class Store:
@@ -61,7 +63,7 @@ class Store:
         self.retention = retention
         self.retention_every_s = retention_every_s
         self.erase_checkpoint_s = erase_checkpoint_s
-        self.reader = StoreReader(path)
+        self.reader = StoreReader(path, threads=READ_THREADS)
         self.writer = StoreWriter(
             path,
             on_alert=bus.publish if bus is not None else None,

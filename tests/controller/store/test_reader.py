@@ -12,6 +12,8 @@ import pytest
 
 from controller.errors import StoreError
 from controller.store import Store, StoreReader
+from controller.store.store import READ_THREADS
+from tests.controller.polling import eventually
 
 from .conftest import rep
 
@@ -79,3 +81,30 @@ def test_a_failed_read_drops_its_connection(db_path: Path) -> None:
         reader.read_sync(lambda c: c.execute("DELETE FROM reps"))
     assert reader.read_sync(_connection) is not before
     reader.close()
+
+
+async def test_the_stores_reads_run_in_its_own_few_threads_which_close_ends(
+    db_path: Path,
+) -> None:
+    in_read: set[str] = set()
+    most = 0
+    gate = threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> str:
+        nonlocal most
+        name = threading.current_thread().name
+        in_read.add(name)
+        most = max(most, len(in_read))
+        gate.wait(0.2)  # the others pile up meanwhile
+        in_read.discard(name)
+        return name
+
+    async with Store(db_path) as store:
+        names = await asyncio.gather(*(store.reader.read(slow) for _ in range(6)))
+        assert {n.rsplit("_", 1)[0] for n in names} == {"store-read"}
+        assert most == READ_THREADS  # at most that many turn rows into objects at once
+    # the store closed its reader: its threads end once their reads are done
+    await eventually(
+        lambda: not any(t.name.startswith("store-read") for t in threading.enumerate())
+    )
+    assert await StoreReader(db_path).read(lambda c: 1) == 1  # a bare reader: default executor
