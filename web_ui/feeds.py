@@ -3,9 +3,10 @@
 The feeds share the stations' event loop. With a task per browser that woke on every
 change, built its own frame and sent it through a streaming response, fifty browsers cost
 the loop about 12 ms in one burst after each change (about 230 us each), ten times a
-second, and the stations' 50 ms ticks waited behind the burst. Here one task ticks at
-``feed_hz``; browsers that saw the same state get the same bytes, built once; and each
-browser's connection only wakes to write what it was handed.
+second, and the stations' 50 ms ticks waited behind the burst. Here one task serves the
+browsers a slot at a time through each frame period (:class:`FeedHub`); browsers that saw
+the same state get the same bytes, built once; and each browser's connection only wakes to
+write what it was handed.
 
 A browser still writing its last frame (a slow socket) is skipped at a tick and catches
 up at a later one: nothing queues for it, it skips intermediate states.
@@ -45,7 +46,8 @@ def _copy(cursor: FeedCursor) -> FeedCursor:
 @dataclass(eq=False, slots=True)
 class Viewer:
     """One browser's feed. ``cursor`` is never changed in place (browsers in the same
-    state share one); ``synced`` marks the tick that brought it up to date."""
+    state share one); ``synced`` is the frame period that brought it up to date (a
+    negative mark of its own until its first)."""
 
     cursor: FeedCursor
     synced: int = field(default_factory=lambda: next(_fresh))
@@ -135,7 +137,7 @@ class FeedHub:
         for viewer in viewers:
             inbox = viewer.inbox
             if inbox is None or inbox.done():
-                continue  # still writing: it catches up at a later tick
+                continue  # still writing: it catches up at a later period
             key = (viewer.cursor.station_id, viewer.synced)
             frame = made.get(key)
             if frame is None:

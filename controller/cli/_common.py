@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -61,3 +62,15 @@ def read_text_file(path: Path) -> str:
         raise InvalidInputError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from None
     except OSError as exc:
         raise InvalidInputError(exc.strerror or "cannot be read", where=str(path)) from None
+
+
+def write_text_file(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write a file the user asked for with ``mode`` (an existing file gets it too: it may
+    hold a secret), turning OS errors into one clear message naming the file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(path, mode)
+    except OSError as exc:
+        raise InvalidInputError(exc.strerror or "cannot be written", where=str(path)) from None

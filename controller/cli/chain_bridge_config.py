@@ -8,14 +8,12 @@ config: the controller talks to the site broker, the site broker to the centre.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from controller.chain.bridge_config import bridge_config, holds_secret, parse_central
-from controller.cli._common import Subparsers
+from controller.cli._common import Subparsers, write_text_file
 from controller.config import load_config
-from kernels.errors import InvalidInputError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,15 +27,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     mode = 0o600 if holds_secret(config) else 0o644
-    try:
-        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(args.output, mode)  # an existing file keeps its mode otherwise
-    except OSError as exc:
-        raise InvalidInputError(
-            exc.strerror or "cannot be written", where=str(args.output)
-        ) from None
+    write_text_file(args.output, text, mode=mode)
     print(f"wrote {args.output}: run 'mosquitto -c {args.output}'", file=sys.stderr)
     return 0
 

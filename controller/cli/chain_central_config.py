@@ -8,12 +8,11 @@ site (its ``chain.name``), and the readers (``gymctl hq``'s ``--username``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from controller.chain.central_config import ACL_NAME, CentralSettings, central_config
-from controller.cli._common import Subparsers
+from controller.cli._common import Subparsers, write_text_file
 from kernels.errors import InvalidInputError
 
 
@@ -38,15 +37,12 @@ def run(args: argparse.Namespace) -> int:
     config = central_config(settings, acl_path=directory / ACL_NAME)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        for name, text in (("mosquitto.conf", config.conf), (ACL_NAME, config.acl)):
-            path = directory / name
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
     except OSError as exc:
         raise InvalidInputError(
-            exc.strerror or "cannot be written", where=str(exc.filename or directory)
+            exc.strerror or "cannot be made", where=str(exc.filename or directory)
         ) from None
+    for name, text in (("mosquitto.conf", config.conf), (ACL_NAME, config.acl)):
+        write_text_file(directory / name, text)
     conf = directory / "mosquitto.conf"
     print(f"wrote {conf} and {directory / ACL_NAME}: run 'mosquitto -c {conf}'", file=sys.stderr)
     return 0

@@ -274,17 +274,25 @@ async def athlete_assign(
     return RedirectResponse(f"/athletes/{athlete_id}#plans", status_code=303)
 
 
+def _athlete_in(conn: sqlite3.Connection, athlete_id: str) -> dict[str, Any]:
+    """The athlete, today's readiness and plan assignments (the API's answer, the page's
+    start); :class:`NotFoundError` for an unknown athlete."""
+    athlete = athlete_row(conn, athlete_id)
+    today = latest_readiness_in(conn, athlete_id)
+    return {
+        "athlete": athlete,
+        "readiness": today.to_json() if today is not None else None,
+        "assignments": assignments_in(conn, athlete_id=athlete_id),
+    }
+
+
 async def _detail(rt: PanelRuntime, athlete_id: str) -> dict[str, Any]:
     def read(conn: sqlite3.Connection) -> dict[str, Any]:
-        athlete = athlete_row(conn, athlete_id)
-        today = latest_readiness_in(conn, athlete_id)
         return {
-            "athlete": athlete,
-            "readiness": today.to_json() if today is not None else None,
+            **_athlete_in(conn, athlete_id),
             "trend": readiness_trend_in(conn, athlete_id),
             "sessions": session_history_in(conn, athlete_id, limit=PAGE_SESSIONS),
             "decisions": decision_rows(conn, athlete_id=athlete_id, limit=PAGE_DECISIONS),
-            "assignments": assignments_in(conn, athlete_id=athlete_id),
         }
 
     detail = await rt.store.reader.read(read)
@@ -363,17 +371,8 @@ async def get_athlete(
 ) -> Response:
     """An athlete with today's readiness (each component's reason) and plan assignments."""
     rt = runtime(request)
-
-    def read(conn: sqlite3.Connection) -> dict[str, Any]:
-        athlete = athlete_row(conn, athlete_id)
-        today = latest_readiness_in(conn, athlete_id)
-        return {
-            "athlete": athlete,
-            "readiness": today.to_json() if today is not None else None,
-            "assignments": assignments_in(conn, athlete_id=athlete_id),
-        }
-
-    answer = await rt.store.reader.read(read)  # one thread hop: each waits for the GIL
+    # one thread hop: each waits for the GIL
+    answer = await rt.store.reader.read(partial(_athlete_in, athlete_id=athlete_id))
     rt.audit(
         principal,
         "athlete.view",
