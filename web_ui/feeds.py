@@ -18,13 +18,13 @@ import asyncio
 import itertools
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from web_ui.live import FeedCursor, LiveFloor
+from web_ui.live import STEP_S, FeedCursor, LiveFloor
 
 KEEPALIVE_S = 15.0
 RETRY = b"retry: 2000\n\n"
@@ -112,7 +112,10 @@ class FeedHub:
                 now = time.monotonic()
                 if seen[k] != changes or any(now >= v.due for v in self.slots[k]):
                     seen[k] = changes
-                    self.broadcast(self.slots[k])
+                    left = self.broadcast(self.slots[k], until=time.perf_counter() + STEP_S)
+                    while left:  # the slot's frames in short steps: the stations go on
+                        await asyncio.sleep(0)
+                        left = self.broadcast(left, until=time.perf_counter() + STEP_S)
                 k = (k + 1) % len(self.slots)
                 if k == 0:
                     self.new_period()
@@ -130,11 +133,15 @@ class FeedHub:
         self.period += 1
         self._made = {}
 
-    def broadcast(self, viewers: set[Viewer]) -> None:
-        """Hand each waiting browser of ``viewers`` what it has not seen (or a keep-alive)."""
+    def broadcast(self, viewers: Iterable[Viewer], *, until: float = math.inf) -> list[Viewer]:
+        """Hand each waiting browser of ``viewers`` what it has not seen (or a keep-alive);
+        past ``until`` (``time.perf_counter``), stop and return the browsers not served."""
         now = time.monotonic()
         made = self._made
-        for viewer in viewers:
+        pending = list(viewers)
+        for i, viewer in enumerate(pending):
+            if i and time.perf_counter() > until:
+                return pending[i:]
             inbox = viewer.inbox
             if inbox is None or inbox.done():
                 continue  # still writing: it catches up at a later period
@@ -149,6 +156,7 @@ class FeedHub:
                 inbox.set_result(data)
             elif now >= viewer.due:
                 inbox.set_result(KEEPALIVE)
+        return []
 
     def close(self) -> None:
         """End every feed (the panel is stopping)."""

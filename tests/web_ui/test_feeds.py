@@ -104,6 +104,20 @@ async def test_browsers_are_spread_evenly_over_the_frame_period(site: Site) -> N
     assert len(hub.viewers) == 49
 
 
+async def test_a_slot_past_its_step_hands_the_rest_back_for_the_next_step(site: Site) -> None:
+    hub = FeedHub(site.runtime.live, feed_hz=10)
+    viewers = [hub.join(None, due=float("inf"))[0] for _ in range(3)]
+    tasks = await _armed(*viewers)
+    _move(site, "rack-1", 1.0)
+    await settle(site)
+    left = hub.broadcast(viewers, until=0.0)  # the step is over at once: one served
+    assert len(left) == 2
+    assert [v.inbox is not None and v.inbox.done() for v in viewers].count(True) == 1
+    assert hub.broadcast(left) == []  # the next step serves the rest
+    frames = [await t for t in tasks]
+    assert all(b'"station_id":"rack-1"' in frame for frame in frames)
+
+
 async def test_a_quiet_feed_gets_a_keep_alive_when_due(site: Site) -> None:
     hub = FeedHub(site.runtime.live, feed_hz=10)
     quiet, _ = hub.join(None, due=0.0)  # due long ago

@@ -15,7 +15,7 @@ from controller.service import POSITION_CHANNEL
 from equipment_adapters.base import CueColour
 from equipment_adapters.emulators.athlete import DEMO_ATHLETES
 from tests.controller.polling import eventually
-from web_ui.live import TELEMETRY_BOUND, FeedCursor
+from web_ui.live import TELEMETRY_BOUND, FeedCursor, TracePoints
 
 from .conftest import Site
 from .seed import add_athletes
@@ -236,3 +236,19 @@ async def test_the_encoded_tile_follows_every_change(site: Site) -> None:
     fresh = station.snapshot.to_json()
     assert {k: tile[k] for k in fresh} == json.loads(json.dumps(fresh))
     assert json.loads(live.tiles_json())["stations"][0] == tile
+
+
+def test_trace_points_are_encoded_once_as_json_writes_them() -> None:
+    points = TracePoints(maxlen=4)
+    # numpy scalars too: their repr ("np.float64(...)") must not reach the JSON
+    for i in range(6):
+        points.append(round(0.02 * i + 1e-5, 4), np.float64(round(-0.333 * i, 4)))
+    kept = [[t, v] for t, v in points]
+    assert len(kept) == 4
+    assert points.json() == json.dumps(kept, separators=(",", ":")).encode()
+    assert json.loads(points.json(2)) == kept[-2:]
+    assert points.json(0) == b"[]"
+    assert json.loads(points.json(10)) == kept
+    points.clear()
+    assert points.json() == b"[]"
+    assert len(points) == 0
