@@ -17,6 +17,12 @@ After a warm-up, two windows of ``seconds`` each, one right after the other:
   floor, half a station; half with an API token, half with a web session) and sends JSON
   API requests at ``rate`` a second from ``clients`` clients.
 
+With ``rounds`` above one the pair is repeated (unloaded, loaded, unloaded, loaded...) and
+each station's samples of each kind are pooled over the rounds: a station completes about
+one rep every four seconds, so its own p99 is only a p99 (not its slowest rep) from about
+a hundred reps, some 400 s of each kind; alternating also spreads any drift of the
+machine's other work over both kinds.
+
 Per station, in both windows (:class:`benchmarks.paced_rack.StationProbe`): the **loop
 lag** (how late each 50 ms tick of the station's loop wakes) and the **rep-to-cue latency**
 (from the arrival of the batch that completes a rep to its cue reaching the rack's
@@ -109,9 +115,9 @@ def _ratio(loaded: float | None, unloaded: float | None) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """Every station's samples of one window, pooled."""
+    """Every station's samples of one kind of window (over all rounds), pooled."""
 
-    seconds: float
+    seconds: float  #: of all the rounds' windows of this kind
     loop_lag_samples: int  #: ticks that fired (a loop that is behind skips ticks)
     ticks_expected: int  #: ticks the stations' 50 ms schedules hold in the window
     loop_lag_p50_ms: float | None
@@ -146,7 +152,8 @@ class PanelLoadReport:
     viewers: int
     feed_hz: float  #: the most live frames a second the panel sends one viewer
     warmup_s: float
-    seconds: float
+    seconds: float  #: of each window
+    rounds: int  #: (unloaded, loaded) pairs, pooled
     goal_ratio: float
     unloaded: Window
     loaded: Window
@@ -158,9 +165,11 @@ class PanelLoadReport:
     stations_over_goal_rep_to_cue: int
     stations_compared_rep_to_cue: int  #: stations with reps in both windows
     within_goal: bool  #: no station's p99 (nor the pooled p99) beyond goal_ratio x unloaded
-    api: dict[str, Any]  #: the load generator's API figures
-    live: dict[str, Any]  #: the load generator's viewer figures
+    api: dict[str, Any]  #: the load generator's API figures (of the round of highest p99)
+    live: dict[str, Any]  #: the load generator's viewer figures (of the same round)
     load_generator_cpu_share: float  #: the load generator process's CPU, cores
+    #: each round's API p50/p99 ms, requests/s and frames/s per viewer
+    client_rounds: list[dict[str, Any]]
     per_station: list[StationFigures]
     sessions_started: int
     cpus: int
@@ -197,6 +206,16 @@ class _Snapshot:
 
     lags_s: list[float]
     rep_to_cue_s: list[float]
+
+
+def pooled(rounds: list[list[_Snapshot]]) -> list[_Snapshot]:
+    """Each station's samples of several windows of the same kind, together."""
+    return [
+        _Snapshot(
+            [x for s in station for x in s.lags_s], [x for s in station for x in s.rep_to_cue_s]
+        )
+        for station in zip(*rounds, strict=True)
+    ]
 
 
 def compare(
@@ -457,10 +476,16 @@ async def run(
     clients: int = 8,
     warmup_s: float = 15.0,
     seconds: float = 20.0,
+    rounds: int = 1,
     check_in_over_s: float = 5.0,
     feed_hz: float = DEFAULT_FEED_HZ,
 ) -> PanelLoadReport:
-    for name, value in (("stations", stations), ("viewers", viewers), ("clients", clients)):
+    for name, value in (
+        ("stations", stations),
+        ("viewers", viewers),
+        ("clients", clients),
+        ("rounds", rounds),
+    ):
         if value < 1:
             raise InvalidInputError("must be at least 1", where=f"--{name}")
     for name, number in (("rate", rate), ("seconds", seconds)):
@@ -481,7 +506,6 @@ async def run(
         ):
             assert gym.panel is not None
             await asyncio.sleep(warmup_s)
-            unloaded, cpu_unloaded, wait_unloaded = await _record(probes, seconds)
             settings = {
                 "url": gym.panel.url,
                 "token": token,
@@ -493,13 +517,29 @@ async def run(
                 "rate": rate,
                 "seconds": seconds,
             }
-            loaded, cpu_loaded, wait_loaded, client = await _loaded(probes, settings, seconds)
+            windows: dict[str, list[list[_Snapshot]]] = {"unloaded": [], "loaded": []}
+            cpu_s = {"unloaded": 0.0, "loaded": 0.0}
+            wait_s = {"unloaded": 0.0, "loaded": 0.0}
+            clients_out: list[dict[str, Any]] = []
+            for _ in range(rounds):
+                snapshots, cpu, wait = await _record(probes, seconds)
+                windows["unloaded"].append(snapshots)
+                cpu_s["unloaded"] += cpu
+                wait_s["unloaded"] += wait
+                snapshots, cpu, wait, client = await _loaded(probes, settings, seconds)
+                windows["loaded"].append(snapshots)
+                cpu_s["loaded"] += cpu
+                wait_s["loaded"] += wait
+                clients_out.append(client)
             sessions_started = driver.sessions_started
     after = os.getloadavg()[0]
     ids = [p.station_id for p in probes]
+    unloaded, loaded = pooled(windows["unloaded"]), pooled(windows["loaded"])
     per_station = compare(ids, unloaded, loaded)
-    w_unloaded = _window_of(unloaded, seconds, cpu_unloaded, wait_unloaded)
-    w_loaded = _window_of(loaded, seconds, cpu_loaded, wait_loaded)
+    total_s = seconds * rounds
+    w_unloaded = _window_of(unloaded, total_s, cpu_s["unloaded"], wait_s["unloaded"])
+    w_loaded = _window_of(loaded, total_s, cpu_s["loaded"], wait_s["loaded"])
+    client = max(clients_out, key=lambda c: c["api"].get("p99_ms") or 0.0)
     lag_ratios = [s.loop_lag_ratio for s in per_station if s.loop_lag_ratio is not None]
     cue_ratios = [s.rep_to_cue_ratio for s in per_station if s.rep_to_cue_ratio is not None]
     lag_pooled = _ratio(w_loaded.loop_lag_p99_ms, w_unloaded.loop_lag_p99_ms)
@@ -517,6 +557,7 @@ async def run(
         feed_hz=feed_hz,
         warmup_s=warmup_s,
         seconds=seconds,
+        rounds=rounds,
         goal_ratio=GOAL_RATIO,
         unloaded=w_unloaded,
         loaded=w_loaded,
@@ -531,6 +572,15 @@ async def run(
         api=client["api"],
         live=client["viewers"],
         load_generator_cpu_share=float(client["cpu_share"]),
+        client_rounds=[
+            {
+                "api_p50_ms": c["api"].get("p50_ms"),
+                "api_p99_ms": c["api"].get("p99_ms"),
+                "api_requests_per_s": c["api"].get("requests_per_s"),
+                "frames_per_s_mean": c["viewers"].get("frames_per_s_mean"),
+            }
+            for c in clients_out
+        ],
         per_station=per_station,
         sessions_started=sessions_started,
         cpus=os.cpu_count() or 1,
@@ -553,7 +603,8 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         f"{data['stations']} stations training, {data['viewers']} live viewers "
         f"at up to {data['feed_hz']:g} frames/s "
         f"({live['floor']} floor, {live['station']} station; {live['token']} token, "
-        f"{live['session']} session), {data['seconds']:g} s per window",
+        f"{live['session']} session), {data['seconds']:g} s per window, "
+        f"{data['rounds']} round(s) of (unloaded, loaded)",
         f"API      {api['requests_per_s']:.1f} req/s (target {api['target_per_s']:g}), "
         f"p50 {api['p50_ms']} ms, p99 {api['p99_ms']} ms, max {api['max_ms']} ms, "
         f"status {api['status']}",
@@ -608,6 +659,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--warmup", type=float, default=15.0, help="warm-up seconds (15)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per window (20)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="(unloaded, loaded) window pairs, each station's samples pooled over them (1)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -620,6 +677,7 @@ def run_cli(args: argparse.Namespace) -> int:
             clients=args.clients,
             warmup_s=args.warmup,
             seconds=args.seconds,
+            rounds=args.rounds,
             feed_hz=args.feed_hz,
         )
     )

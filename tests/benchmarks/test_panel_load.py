@@ -12,7 +12,14 @@ from controller.cli import main
 
 async def test_a_tiny_run_reports_every_figure() -> None:
     report = await panel_load.run(
-        stations=3, viewers=4, rate=20.0, clients=2, warmup_s=4.0, seconds=3.0, check_in_over_s=0.5
+        stations=3,
+        viewers=4,
+        rate=20.0,
+        clients=2,
+        warmup_s=4.0,
+        seconds=2.0,
+        rounds=2,
+        check_in_over_s=0.5,
     )
     data = report.to_json()
     json.dumps(data, allow_nan=False)
@@ -30,9 +37,14 @@ async def test_a_tiny_run_reports_every_figure() -> None:
     assert api["ok"] == api["requests"], api["status"]
     assert api["p50_ms"] is not None
     assert api["p99_ms"] >= api["p50_ms"]
+    assert data["rounds"] == 2
+    assert len(data["client_rounds"]) == 2
+    assert data["api"]["p99_ms"] == max(r["api_p99_ms"] for r in data["client_rounds"])
     for window in ("unloaded", "loaded"):
         figures = data[window]
-        assert figures["loop_lag_samples"] > 0
+        assert figures["seconds"] == 4.0  # two rounds' windows pooled
+        # more ticks than one window of 2 s holds (3 stations, 40 ticks each)
+        assert figures["loop_lag_samples"] > 3 * 40
         assert figures["loop_lag_p99_ms"] >= figures["loop_lag_p50_ms"] >= 0.0
     assert [s["station"] for s in data["per_station"]] == ["rack-1", "rack-2", "rack-3"]
     assert data["sessions_started"] >= 3
@@ -51,10 +63,20 @@ def test_percentiles_and_ratios() -> None:
     assert first.rep_to_cue_ratio == 1.5
     assert second.loop_lag_ratio is None
     assert second.rep_to_cue_ratio is None
+    both = panel_load.pooled([unloaded, loaded])
+    assert both[0].lags_s == [0.001, 0.002, 0.004, 0.002]
+    assert both[1].rep_to_cue_s == [0.02]
 
 
 @pytest.mark.parametrize(
-    "argv", [["--stations", "0"], ["--seconds", "0"], ["--rate", "-1"], ["--feed-hz", "0.5"]]
+    "argv",
+    [
+        ["--stations", "0"],
+        ["--seconds", "0"],
+        ["--rate", "-1"],
+        ["--feed-hz", "0.5"],
+        ["--rounds", "0"],
+    ],
 )
 def test_bad_arguments_are_refused_with_exit_code_2(
     argv: list[str], capsys: pytest.CaptureFixture[str]
