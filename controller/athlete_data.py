@@ -89,7 +89,7 @@ def daily_inputs(rows: Iterable[Mapping[str, Any]]) -> list[DailyInputs]:
 
 async def readiness_history(reader: StoreReader, athlete_id: str, today: date) -> list[DailyInputs]:
     since = (today - timedelta(days=HISTORY_DAYS)).isoformat()
-    data = await reader.readiness(athlete_id, since_day=since)
+    data = await reader.readiness(athlete_id, since_day=since, scores=False)
     return [d for d in daily_inputs(data["inputs"]) if d.day <= today]
 
 

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from controller.store import StoreReader
-from controller.store.reader import fetch_rows, readiness_rows
+from controller.store.reader import fetch_rows
 from controller.store.retention import DAY_S
 from controller.store.settings import read_overrides
 from kernels.errors import InvalidInputError
@@ -149,14 +149,23 @@ def readiness_trend_in(conn: sqlite3.Connection, athlete_id: str, *, days: int =
     """Per day of the last ``days``: the readiness score and the morning lnRMSSD."""
     end = today()
     since = day_minus(end, days - 1)
-    data = readiness_rows(conn, athlete_id, since)
-    score: dict[str, float] = {}
-    for row in data["scores"]:
-        score[row["day"]] = float(row["score"])  # ordered by day, ts: the last of a day wins
-    hrv: dict[str, float] = {}
-    for row in data["inputs"]:
-        if row["kind"] == "ln_rmssd":
-            hrv[row["day"]] = float(row["value"])
+    # two columns, not whole rows: a score row's components (JSON) are not shown here
+    score: dict[str, float] = {
+        day: float(value)  # ordered by day, ts: the last of a day wins
+        for day, value in conn.execute(
+            "SELECT day, score FROM readiness_scores WHERE athlete_id = ? AND day >= ? "
+            "ORDER BY day, ts",
+            (athlete_id, since),
+        )
+    }
+    hrv: dict[str, float] = {
+        day: float(value)
+        for day, value in conn.execute(
+            "SELECT day, value FROM readiness_inputs WHERE athlete_id = ? AND day >= ? "
+            "AND kind = 'ln_rmssd' ORDER BY day, ts",
+            (athlete_id, since),
+        )
+    }
     all_days = [day_minus(end, n) for n in range(days - 1, -1, -1)]
     return {
         "days": all_days,

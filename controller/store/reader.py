@@ -98,17 +98,28 @@ def athlete_row(conn: sqlite3.Connection, athlete_id: str) -> Row:
 
 
 def readiness_rows(
-    conn: sqlite3.Connection, athlete_id: str, since_day: str | None = None
+    conn: sqlite3.Connection,
+    athlete_id: str,
+    since_day: str | None = None,
+    *,
+    scores: bool = True,
 ) -> dict[str, list[Row]]:
-    """``{"inputs": [...], "scores": [...]}`` of an athlete, from ``since_day`` on."""
+    """``{"inputs": [...], "scores": [...]}`` of an athlete, from ``since_day`` on.
+
+    ``scores=False`` leaves the scores out (empty): a check-in needs only the inputs, and
+    every score row carries its components as JSON to parse, one row per check-in.
+    """
     since = since_day or "0000-00-00"
+    tables = (("inputs", "readiness_inputs"), ("scores", "readiness_scores"))
     return {
         key: fetch_rows(
             conn,
             f"SELECT * FROM {table} WHERE athlete_id = ? AND day >= ? ORDER BY day, ts",
             (athlete_id, since),
         )
-        for key, table in (("inputs", "readiness_inputs"), ("scores", "readiness_scores"))
+        if scores or key == "inputs"
+        else []
+        for key, table in tables
     }
 
 
@@ -318,10 +329,13 @@ class StoreReader:
         return await self.query(f"SELECT * FROM lv_points{where} ORDER BY ts", params)
 
     async def readiness(
-        self, athlete_id: str, *, since_day: str | None = None
+        self, athlete_id: str, *, since_day: str | None = None, scores: bool = True
     ) -> dict[str, list[Row]]:
-        """``{"inputs": [...], "scores": [...]}`` of an athlete, from ``since_day`` on."""
-        return await self.read(lambda conn: readiness_rows(conn, athlete_id, since_day))
+        """``{"inputs": [...], "scores": [...]}`` of an athlete, from ``since_day`` on
+        (see :func:`readiness_rows`)."""
+        return await self.read(
+            lambda conn: readiness_rows(conn, athlete_id, since_day, scores=scores)
+        )
 
     async def traces(self, *, set_id: str) -> list[tuple[Row, npt.NDArray[np.float64]]]:
         """The raw traces of a set, each as (row without the blob, decoded samples)."""

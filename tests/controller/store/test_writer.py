@@ -176,6 +176,11 @@ async def test_every_recorded_event_lands_in_its_table(db_path: Path) -> None:
     assert decisions[0]["inputs"] == {"velocity_loss_pct": 22.0, "nan": None}
     reps = await reader.reps(session_id="ses-1")
     assert [r["rep_index"] for r in reps] == [0, 1]
+    readiness = await reader.readiness("a-1")
+    assert [r["value"] for r in readiness["inputs"]] == [4.1]
+    assert readiness["scores"][0]["components"]["hrv"]["z"] == -0.8
+    inputs_only = await reader.readiness("a-1", scores=False)  # what a check-in reads
+    assert inputs_only == {"inputs": readiness["inputs"], "scores": []}
 
 
 async def test_flush_waits_for_the_commit_and_call_returns_results(db_path: Path) -> None:
