@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from controller.errors import NotFoundError, StoreError
+from controller.priority import lower_thread_priority
 from controller.store import traces
 from controller.store.db import open_reader
 
@@ -242,7 +243,9 @@ class StoreReader:
             with self._lock:
                 if not self._closed:
                     executor = self._executor = self._executor or ThreadPoolExecutor(
-                        self._threads, thread_name_prefix="store-read"
+                        self._threads,
+                        thread_name_prefix="store-read",
+                        initializer=lower_thread_priority,
                     )
         if executor is None:
             return await asyncio.to_thread(self.read_sync, fn)

@@ -47,6 +47,7 @@ from sqlite_utils import Database
 
 from controller.errors import StoreError, StoreUnwritableError
 from controller.events import Alert, AlertSeverity, Event
+from controller.priority import lower_thread_priority
 from controller.store import traces
 from controller.store.db import (
     describe_unwritable,
@@ -372,6 +373,7 @@ class StoreWriter:
     # -- the writer thread ---------------------------------------------------------------
 
     def _run(self, started: concurrent.futures.Future[None]) -> None:
+        lower_thread_priority()
         try:
             db = open_writer(self.path, max_size_mb=self.max_size_mb, migrations=self.migrations)
             self._tables = frozenset(db.table_names())
