@@ -136,9 +136,6 @@ class TracePoints:
     def __iter__(self) -> Iterator[tuple[float, float]]:
         return zip(self._t, self._v, strict=True)
 
-    def __getitem__(self, i: int) -> tuple[float, float]:
-        return self._t[i], self._v[i]
-
     def append(self, t: float, v: float) -> None:
         """Add a finite point (JSON has no NaN; the caller checks)."""
         t, v = float(t), float(v)
@@ -156,9 +153,8 @@ class TracePoints:
         """The points (only the newest ``newest``, when given) as a JSON array of
         ``[t, v]`` arrays."""
         points = self._json
-        if newest is not None and newest < len(points):
-            points = deque(itertools.islice(points, len(points) - max(0, newest), None))
-        return b"[" + b",".join(points) + b"]"
+        start = 0 if newest is None else max(0, len(points) - max(0, newest))
+        return b"[" + b",".join(itertools.islice(points, start, None)) + b"]"
 
 
 @dataclass(slots=True)
@@ -672,9 +668,6 @@ class LiveFloor:
 
     def set_reps(self, live: LiveStation) -> list[dict[str, Any]]:
         return [{**r, "zone_label": zone_label(r["zone"])} for r in live.set_reps]
-
-    def trace_points(self, live: LiveStation) -> list[list[float]]:
-        return [[t, v] for t, v in live.trace]
 
     def frames(self, cursor: FeedCursor) -> list[tuple[str, dict[str, Any]]]:
         """The feed frames that bring ``cursor`` up to date (and move it), decoded."""

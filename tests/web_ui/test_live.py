@@ -81,7 +81,7 @@ async def test_position_telemetry_is_turned_into_velocity(site: Site) -> None:
         )
     )
     await settle(site)
-    points = live.trace_points(live.get("rack-1"))
+    points = list(live.get("rack-1").trace)
     times = np.array([p[0] for p in points])
     speeds = np.array([p[1] for p in points])
     assert np.allclose(speeds[1:-1], times[1:-1], atol=1e-3)
@@ -143,7 +143,7 @@ async def test_a_flood_of_telemetry_never_blocks_and_keeps_the_newest(site: Site
     assert panel.dropped > 0
     await settle(site)
     live = site.runtime.live.get("rack-1")
-    assert live.trace[-1][1] == 19_999.0
+    assert list(live.trace)[-1][1] == 19_999.0
 
 
 async def test_a_rep_cue_colours_the_last_rep(site: Site) -> None:
