@@ -607,7 +607,7 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         f"{data['rounds']} round(s) of (unloaded, loaded)",
         f"API      {api['requests_per_s']:.1f} req/s (target {api['target_per_s']:g}), "
         f"p50 {api['p50_ms']} ms, p99 {api['p99_ms']} ms, max {api['max_ms']} ms, "
-        f"status {api['status']}",
+        f"status {api['status']}" + (" (the round of highest p99)" if data["rounds"] > 1 else ""),
         "         p50 by endpoint: "
         + ", ".join(
             f"{name} {figures['p50_ms']}" for name, figures in api.get("by_endpoint", {}).items()
