@@ -31,7 +31,10 @@ def test_bench_modbus_small_run_is_well_formed(capsys: pytest.CaptureFixture[str
     assert data["benchmark"] == "modbus"
     assert isinstance(data["ratio_vs_bare"], float)
     assert data["ratio_vs_bare"] > 0
-    assert data["meets_goal"] == (data["ratio_vs_bare"] >= data["goal_ratio"])
+    # the ratio is printed rounded to 3 places: at the goal's edge only the unrounded
+    # value (which decided meets_goal) can tell, e.g. 0.7996 prints as 0.8 and misses it
+    if abs(data["ratio_vs_bare"] - data["goal_ratio"]) > 0.0005:
+        assert data["meets_goal"] == (data["ratio_vs_bare"] >= data["goal_ratio"])
     assert isinstance(data["comparable"], bool)
     assert data["racks_sustained"] in (0, 1, 2)
     for side in ("bare", "adapter"):
