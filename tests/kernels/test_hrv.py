@@ -254,3 +254,65 @@ def test_bounded_quartiles_give_the_reference_classes(
     params = (hrv.C1, hrv.C2, hrv.ALPHA, hrv.THRESHOLD_WINDOW, hrv.MEDIAN_WINDOW)
     _hrv.classify_into(values, classes, *params, threads)
     assert classes.tolist() == ref.classify(values.tolist())
+
+
+#: 48 beats in 1/1024 s ticks that hypothesis found in a CI run (2026-11-26): the compiled
+#: kernel calls beat 45 (the third-last) normal (class 0), the reference class 1. A
+#: known, unfixed disagreement on the histogram path; strict, so the mark
+#: must go when the kernel is fixed.
+_FOUND_TICKS = [
+    949,
+    981,
+    943,
+    929,
+    937,
+    967,
+    947,
+    875,
+    878,
+    904,
+    947,
+    929,
+    911,
+    935,
+    977,
+    986,
+    935,
+    910,
+    939,
+    946,
+    913,
+    891,
+    932,
+    975,
+    960,
+    926,
+    939,
+    976,
+    969,
+    914,
+    895,
+    922,
+    951,
+    931,
+    918,
+    958,
+    993,
+    969,
+    940,
+    938,
+    964,
+    953,
+    908,
+    908,
+    955,
+    819,
+    939,
+    918,
+]
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: histogram path differs at beat 45")
+def test_a_found_ble_series_matches_reference() -> None:
+    rr = np.array(_FOUND_TICKS, dtype=np.float64) * (1000.0 / 1024.0)
+    assert hrv.classify_beats(rr).tolist() == ref.classify(rr.tolist())
