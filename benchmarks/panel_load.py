@@ -61,6 +61,7 @@ from sqlite_utils import Database
 
 from benchmarks.paced_rack import PacedRack, StationProbe
 from benchmarks.pipeline import _run_queue_wait_s
+from controller import control_loop
 from controller.config import BleDeviceConfig, DeviceRole, RackConfig, parse_config
 from controller.cues import CueKind
 from controller.demo.run import DemoOptions, timing
@@ -669,7 +670,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    report = asyncio.run(
+    report = control_loop.run(
         run(
             stations=args.stations,
             viewers=args.viewers,

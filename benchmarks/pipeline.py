@@ -75,6 +75,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.traces import EXAMPLE_MCV, Script
+from controller import control_loop
 from controller.config import parse_config
 from controller.cues import BLANK
 from controller.events import SetStop
@@ -910,7 +911,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mqtt-name", default="none", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        run = asyncio.run(
+        run = control_loop.run(
             measure(
                 args.stations[0],
                 duration_s=args.duration,

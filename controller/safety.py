@@ -49,6 +49,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from controller.config import SafetyConfig
+from controller.control_loop import first
 from controller.cues import BLANK, Cue, CueKind, confirm_load_cue, estop_cue, fault_cue
 from controller.errors import SafetyError
 from controller.events import (
@@ -809,6 +810,7 @@ class ResistanceDrive:
         self._estop_reason: str | None = None  # for stations without an actuator
         self._outbox: deque[tuple[Adapter, Command]] = deque()
         self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._drained: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._group: asyncio.TaskGroup | None = None
@@ -824,6 +826,7 @@ class ResistanceDrive:
                 self.actuator.capabilities, self._safety, remote_release=self._remote_release
             )
             self.envelope = Envelope(settings, station_id=self.station_id)
+        self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -1031,8 +1034,14 @@ class ResistanceDrive:
             self._outbox.extend(items)
         if self._outbox and self._drained is not None:
             self._drained.clear()
+        self._wake_worker()
+
+    def _wake_worker(self) -> None:
+        # on the site's ControlLoop the worker runs right after the current callback, ahead
+        # of the panel's work: a cue or a safe state does not queue behind a web request
         if self._wake is not None:
-            self._wake.set()
+            with first(self._loop):
+                self._wake.set()
 
     def _handle(
         self,
@@ -1045,8 +1054,7 @@ class ResistanceDrive:
         params: dict[str, object] | None = None,
         log_command: bool = True,
     ) -> Verdict:
-        if self._wake is not None:
-            self._wake.set()  # a set began, an announcement: the worker's deadline moved
+        self._wake_worker()  # a set began, an announcement: the worker's deadline moved
         if verdict.commands and self.actuator is not None:
             self._queue([(self.actuator, c) for c in verdict.commands], preempt=verdict.preempt)
         athlete = self.envelope.limits.athlete_id if self.envelope is not None else None

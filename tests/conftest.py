@@ -5,12 +5,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
 import pytest
 
+from controller.control_loop import ControlLoop
+
 #: Threads that libraries start once per process and keep on purpose.
 PERSISTENT_THREAD_PREFIXES: tuple[str, ...] = ("asyncio_", "ThreadPoolExecutor")
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test runs on the kind of loop the site runs on (``gymctl run``)."""
+    del config, item
+    return {"control": ControlLoop}
 
 
 def _foreign_threads(before: set[threading.Thread]) -> list[threading.Thread]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from controller import control_loop
 from controller.cli._common import Subparsers, print_json, print_table
 from controller.cli._runtime import port, setup_logging, stop_on_signals
 from controller.demo.run import DemoHandle, DemoOptions, run_demo
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             for step in undo:
                 step()
 
-    summary = asyncio.run(main())
+    summary = control_loop.run(main())
     if args.json:
         print_json(summary)
         return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
+from controller import control_loop
 from controller.adapters import make_adapter_factory
 from controller.cli._common import Subparsers
 from controller.cli._runtime import port, setup_logging, stop_on_signals
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 undo()
 
-    asyncio.run(main())
+    control_loop.run(main())
     return 0
 
 

@@ -230,6 +230,30 @@ async def test_cues_reach_every_display(harness: Harness) -> None:
         assert cue.number == 42.0
 
 
+async def test_a_cue_reaches_the_devices_before_the_loops_other_ready_work(
+    harness: Harness,
+) -> None:
+    # on the site's loop the drive's worker goes right after the callback that queued the
+    # cue: the panel's work already queued waits, not the cue
+    loop = asyncio.get_running_loop()
+    seen: list[int] = []
+    done = loop.create_future()
+
+    def panel_step() -> None:
+        seen.append(len([c for _, c in harness.band.commands if isinstance(c, ShowCue)]))
+        if len(seen) == 2:
+            done.set_result(None)
+
+    def rep_completed() -> None:
+        harness.drive.show_cue(rest_cue(7))
+        loop.call_soon(panel_step)
+
+    loop.call_soon(rep_completed)
+    loop.call_soon(panel_step)
+    await done
+    assert seen == [1, 1]
+
+
 async def test_a_station_without_actuator_still_latches_estop() -> None:
     bus = EventBus()
     band = RecordingAdapter("band-1-band", band_capabilities())
