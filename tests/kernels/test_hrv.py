@@ -345,3 +345,35 @@ def test_an_artifact_where_the_histogram_path_takes_over_matches_reference(
     want = ref.classify(values.tolist())
     assert classes.tolist() == want
     assert want[at - 1] != hrv.BeatClass.NORMAL or want[at] != hrv.BeatClass.NORMAL
+
+
+@st.composite
+def artifacts_where_paths_meet(draw: st.DrawFn) -> np.ndarray:
+    """Quantised series with artefacts where one window path hands over to another: beats
+    44-47 (the histogram path starts at 46), around n // 2 (the threads' cut) and the
+    ends. ``quantised_rr`` injects none below 60 beats, so it rarely reaches these."""
+    n = draw(st.one_of(st.integers(4, 140), st.integers(364, 700)))
+    rr = simulate_rr(n, seed=draw(st.integers(0, 2**16)))
+    spots = [44, 45, 46, 47, n // 2 - 2, n // 2 - 1, n // 2, n // 2 + 1, 0, 1, 2]
+    spots += [n - 4, n - 3, n - 2, n - 1]
+    factors = st.sampled_from([0.5, 0.7, 0.8, 1.2, 1.4, 2.0])
+    for j in draw(st.lists(st.sampled_from(spots), min_size=1, max_size=3)):
+        if not 0 <= j < n:
+            continue
+        if j >= 1 and draw(st.booleans()):  # an early beat and its compensation
+            rr[j - 1] *= 0.8
+            rr[j] *= 1.2
+        else:
+            rr[j] *= draw(factors)
+    if draw(st.booleans()):
+        return np.round(rr)
+    return np.round(rr * 1.024) * (1000.0 / 1024.0)
+
+
+@given(artifacts_where_paths_meet(), st.sampled_from([1, 2]))
+@settings(max_examples=150, deadline=None)
+def test_artifacts_where_window_paths_meet_match_reference(rr: np.ndarray, threads: int) -> None:
+    classes = np.empty(rr.size, dtype=np.int8)
+    params = (hrv.C1, hrv.C2, hrv.ALPHA, hrv.THRESHOLD_WINDOW, hrv.MEDIAN_WINDOW)
+    _hrv.classify_into(rr, classes, *params, threads)
+    assert classes.tolist() == ref.classify(rr.tolist())
