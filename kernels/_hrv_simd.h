@@ -471,9 +471,10 @@ static inline void gymctl_hist_move(unsigned char *h, uint64_t *bits, ptrdiff_t 
  * (every step of that bound rounds the same way as the exact value) without locating the
  * quartiles. A beat the bound cannot clear gets its exact value; when that exceeds 1 the
  * three beats after it and the one before it (the neighbours Figure 1 reads) get theirs
- * too, the one before by stepping the window back and forth. The first three and the last
- * beat of [i0, i1) are always exact, so that a cut between threads needs nothing of the
- * other side. The exact value is computed by the very formula of the plain path. */
+ * too, the one before by stepping the window back and forth (only within [i0, i1)). The
+ * first three and the last beat of [i0, i1) are always exact, so that a cut between threads
+ * (or the switch from the sorted path at half + 1) needs nothing of the other side and
+ * writes nothing there. The exact value is computed by the very formula of the plain path. */
 GYMCTL_CLONES
 static void gymctl_drr_norm_hist(const int32_t *keys, const double *rr, ptrdiff_t n,
                                  ptrdiff_t width, double alpha, double *out, ptrdiff_t i0,
@@ -527,8 +528,11 @@ static void gymctl_drr_norm_hist(const int32_t *keys, const double *rr, ptrdiff_
             out[i] = t > 0.0 ? (rr[i] - rr[i - 1]) / t : 0.0;
             if (fabs(out[i]) > 1.0) {
                 force = 3;
-                if (!prev_exact) {
-                    /* Beat i - 1 was bounded, so its window was full: step back to it. */
+                if (!prev_exact && i > i0) {
+                    /* Beat i - 1 was bounded, so its window was full: step back to it.
+                     * Never from i0: beat i0 - 1 is not this range's (the sorted path,
+                     * whose windows hold dRR[0], or the other thread computed it exactly),
+                     * and its window need not be full nor hold these keys. */
                     ptrdiff_t back = i - 1 - half, ahead = i + half;
                     if (back >= 0)
                         gymctl_hist_move(h, bits, keys[back] + 64, 1, cu, 4);
