@@ -75,14 +75,9 @@ class ControlLoop(asyncio.SelectorEventLoop):
                 handle._run()
 
 
-@contextlib.contextmanager
-def first(loop: asyncio.AbstractEventLoop | None) -> Iterator[None]:
+def first(loop: asyncio.AbstractEventLoop | None) -> contextlib.AbstractContextManager[None]:
     """:meth:`ControlLoop.first` on ``loop``, or nothing on another kind of loop."""
-    if isinstance(loop, ControlLoop):
-        with loop.first():
-            yield
-    else:
-        yield
+    return loop.first() if isinstance(loop, ControlLoop) else contextlib.nullcontext()
 
 
 def run(main: Coroutine[Any, Any, _T]) -> _T:
