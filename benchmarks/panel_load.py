@@ -75,6 +75,7 @@ from controller.panel import serve_panel
 from controller.states import StationState
 from controller.station_runtime import StationRuntime
 from controller.store import people
+from controller.timeslice import short_timeslice
 from equipment_adapters.base import Adapter, BatchSink, EventSink
 from equipment_adapters.batch import SampleBatch
 from equipment_adapters.emulators.athlete import SimulatedAthlete
@@ -407,8 +408,9 @@ async def _site(
         for station_id, runtime in gym.runtimes.items():
             _watch_reps(runtime, probes[station_id])
         driver = _Athletes(gym, racks, ids)
-        # the heap settled and the GIL's hand-over shortened as gymctl run does
-        with settled_heap(), prompt_gil_handover():
+        # the heap settled, the GIL's hand-over and the loop thread's slice shortened as
+        # gymctl run does
+        with settled_heap(), prompt_gil_handover(), short_timeslice():
             async with asyncio.TaskGroup() as group:
                 task = group.create_task(driver.run(check_in_over_s), name="load-athletes")
                 try:

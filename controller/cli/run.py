@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from controller import control_loop
@@ -13,6 +14,9 @@ from controller.config import load_config
 from controller.gil import prompt_gil_handover
 from controller.gym import Gym, GymOptions
 from controller.heap import settled_heap
+from controller.timeslice import describe, short_timeslice
+
+log = logging.getLogger(__name__)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,9 +45,11 @@ def run(args: argparse.Namespace) -> int:
                     where.append(f"panel on port {config.panel.port}")
                 where.append(f"database {gym.db_path}")
                 print("; ".join(where), flush=True)
-                # the start-up's objects out of the collector's way, and worker threads
-                # made to hand the GIL back to the stations' loop promptly
-                with settled_heap(), prompt_gil_handover():
+                # the start-up's objects out of the collector's way, worker threads made
+                # to hand the GIL back to the stations' loop promptly, and the loop's
+                # thread run promptly by the kernel when it wakes
+                with settled_heap(), prompt_gil_handover(), short_timeslice() as timeslice:
+                    log.info("%s", describe(timeslice))
                     await gym.serve_forever()
             finally:
                 undo()
