@@ -12,6 +12,8 @@ cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport NAN, isnan
 
+from kernels._gil cimport NOGIL_MIN_ITEMS
+
 
 @cython.final
 cdef class SideTrackCore:
@@ -56,31 +58,41 @@ cdef class SideTrackCore:
     def feed(self, const double[::1] x, const double[::1] force, double t0, double period):
         """Positions (m) and forces (N, NaN: unknown) at ``t0 + i * period``."""
         cdef Py_ssize_t n = x.shape[0]
-        cdef Py_ssize_t i
-        cdef double t, f, dt
+        if force.shape[0] != n:
+            raise ValueError(f"{force.shape[0]} forces for {n} positions")
         if not self.started:
             self.origin = t0
             self.started = True
-        with nogil:
-            for i in range(n):
-                t = (t0 - self.origin) + i * period
-                f = force[i]
-                if not isnan(self.t_prev):
-                    dt = t - self.t_prev
-                    if not isnan(f) and not isnan(self.f_prev):
-                        self.integral += 0.5 * (f + self.f_prev) * dt
-                        self.covered += dt
-                self.t_prev = t
-                self.f_prev = f
-                if self.phase == 0:
-                    self.ct[self.head] = t
-                    self.cx[self.head] = x[i]
-                    self.ci[self.head] = self.integral
-                    self.cc[self.head] = self.covered
-                    self.head = (self.head + 1) % self.size
-                    if self.count < self.size:
-                        self.count += 1
-                self.phase = (self.phase + 1) % self.stride
+        if n >= NOGIL_MIN_ITEMS:
+            with nogil:
+                self.take(&x[0], &force[0], n, t0, period)
+        elif n:
+            self.take(&x[0], &force[0], n, t0, period)
+
+    cdef void take(
+        self, const double* x, const double* force, Py_ssize_t n, double t0, double period
+    ) noexcept nogil:
+        cdef Py_ssize_t i
+        cdef double t, f, dt
+        for i in range(n):
+            t = (t0 - self.origin) + i * period
+            f = force[i]
+            if not isnan(self.t_prev):
+                dt = t - self.t_prev
+                if not isnan(f) and not isnan(self.f_prev):
+                    self.integral += 0.5 * (f + self.f_prev) * dt
+                    self.covered += dt
+            self.t_prev = t
+            self.f_prev = f
+            if self.phase == 0:
+                self.ct[self.head] = t
+                self.cx[self.head] = x[i]
+                self.ci[self.head] = self.integral
+                self.cc[self.head] = self.covered
+                self.head = (self.head + 1) % self.size
+                if self.count < self.size:
+                    self.count += 1
+            self.phase = (self.phase + 1) % self.stride
 
     def at(self, double t):
         """``(x, integral, covered)`` interpolated at relative time ``t``; NaNs outside."""

@@ -2,6 +2,9 @@
 
 from kernels.reps import RepMetrics
 
+#: a batch this large is analysed without the GIL (kernels/_gil.pxd)
+NOGIL_MIN_SAMPLES: int
+
 class NotSamplesError(TypeError): ...
 
 class RepDetectorCore:

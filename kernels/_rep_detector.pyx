@@ -4,8 +4,10 @@
 
 The algorithm, the order of its floating-point operations and its state are those of the
 reference, one sample at a time, so both give the same reps to the last bit and a stream
-gives the same reps however it is cut into batches. Everything per sample runs without the
-GIL on C structs and small ring buffers; Python objects are made only for completed reps.
+gives the same reps however it is cut into batches. Everything per sample runs on C structs
+and small ring buffers, without the GIL for a batch of ``NOGIL_MIN_SAMPLES`` or more
+(``kernels/_gil.pxd``: a station's 50-sample batch keeps it, so the loop does not hand it
+to a waiting thread); Python objects are made only for completed reps.
 """
 
 cimport cython
@@ -17,8 +19,13 @@ from libc.string cimport memmove
 
 cnp.import_array()
 
+from kernels._gil cimport NOGIL_MIN_ITEMS
+
 from kernels.errors import InvalidInputError
 from kernels.reps import RepMetrics
+
+#: a batch this large is analysed without the GIL (``kernels/_gil.pxd``)
+NOGIL_MIN_SAMPLES = NOGIL_MIN_ITEMS
 
 cdef double G = 9.81
 cdef double EXTRAPOLATION_LIMIT_S = 0.05
@@ -487,10 +494,11 @@ cdef class RepDetectorCore:
             )
         self.reg_base = base
         self.reg_period = period
-        with nogil:
-            for i in range(n):
-                self.take_sample(base + (n0 + i) * period, x[i])
-            self.process()
+        if n >= NOGIL_MIN_ITEMS:
+            with nogil:
+                self.take_regular(x, n, base, n0, period)
+        else:
+            self.take_regular(x, n, base, n0, period)
         self.reg_n = n0 + n
         return self.take()
 
@@ -508,21 +516,20 @@ cdef class RepDetectorCore:
             return self.take()
         origin = t[0] if isnan(self.origin) else self.origin
         last = self.last_t
-        with nogil:
-            for i in range(n):
-                if fabs(x[i]) > MAX_POSITION_M:
-                    bad = i
-                    why = 1
-                    break
-                if isnan(t[i]) or isinf(t[i]):
-                    bad = i
-                    why = 2
-                    break
-                if not t[i] - origin > last:
-                    bad = i
-                    why = 3
-                    break
-                last = t[i] - origin
+        for i in range(n):  # a pass of a few ns a sample: with the GIL, as feed's check
+            if fabs(x[i]) > MAX_POSITION_M:
+                bad = i
+                why = 1
+                break
+            if isnan(t[i]) or isinf(t[i]):
+                bad = i
+                why = 2
+                break
+            if not t[i] - origin > last:
+                bad = i
+                why = 3
+                break
+            last = t[i] - origin
         if bad >= 0:
             problem = (
                 _position_problem(x[bad]) if why == 1 else "",
@@ -532,18 +539,19 @@ cdef class RepDetectorCore:
             raise InvalidInputError(problem, where=f"sample {bad}")
         self.origin = origin
         self.reg_base = NAN
-        with nogil:
-            for i in range(n):
-                self.take_sample(t[i] - origin, x[i])
-            self.process()
+        if n >= NOGIL_MIN_ITEMS:
+            with nogil:
+                self.take_timed(t, x, n, origin)
+        else:
+            self.take_timed(t, x, n, origin)
         return self.take()
 
     def finish(self):
         """End of the stream: analyse the look-ahead and report what completed."""
-        with nogil:
-            self.flush()
-            self.reset_stream()
-            self.close_attempts()
+        # with the GIL: the look-ahead is a few hundred samples (kernels/_gil.pxd)
+        self.flush()
+        self.reset_stream()
+        self.close_attempts()
         return self.take()
 
     cdef object take(self):
@@ -577,6 +585,22 @@ cdef class RepDetectorCore:
         return tuple(reps)
 
     # ---------------------------------------------------------------- input
+
+    cdef void take_regular(
+        self, const double* x, Py_ssize_t n, double base, long n0, double period
+    ) noexcept nogil:
+        cdef Py_ssize_t i
+        for i in range(n):
+            self.take_sample(base + (n0 + i) * period, x[i])
+        self.process()
+
+    cdef void take_timed(
+        self, const double* t, const double* x, Py_ssize_t n, double origin
+    ) noexcept nogil:
+        cdef Py_ssize_t i
+        for i in range(n):
+            self.take_sample(t[i] - origin, x[i])
+        self.process()
 
     cdef inline void take_sample(self, double t, double x) noexcept nogil:
         """The common case inline (a valid sample right after the previous one), else accept()."""
