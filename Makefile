@@ -42,8 +42,10 @@ $(VENDOR_STAMP): package.json package-lock.json
 
 install: $(STAMP) $(VENDOR_STAMP)
 
+# rebuilds the compiled kernels in place, in pip's build environment (the venv's own
+# setuptools may be older than pyproject.toml's build requirement)
 build: $(STAMP)
-	$(BIN)/python setup.py --quiet build_ext --inplace
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 
 demo: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/gymctl demo $(DEMO_ARGS)
