@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import logging
 import os
 import platform
 import sys
@@ -31,8 +30,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kernels.errors import InvalidInputError
-
-log = logging.getLogger(__name__)
 
 #: the slice the loop's thread asks for: the shortest the kernel grants
 LOOP_SLICE_NS = 100_000

@@ -14,6 +14,8 @@ from libc.math cimport NAN, isnan
 
 from kernels._gil cimport NOGIL_MIN_ITEMS
 
+from kernels.errors import InvalidInputError
+
 
 @cython.final
 cdef class SideTrackCore:
@@ -59,7 +61,7 @@ cdef class SideTrackCore:
         """Positions (m) and forces (N, NaN: unknown) at ``t0 + i * period``."""
         cdef Py_ssize_t n = x.shape[0]
         if force.shape[0] != n:
-            raise ValueError(f"{force.shape[0]} forces for {n} positions")
+            raise InvalidInputError(f"{force.shape[0]} forces for {n} positions", where="batch")
         if not self.started:
             self.origin = t0
             self.started = True

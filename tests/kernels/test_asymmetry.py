@@ -169,3 +169,8 @@ def test_persistent_asymmetry_bad_arguments(kwargs: dict[str, float], where: str
     with pytest.raises(InvalidInputError) as info:
         persistent_asymmetry([1.0] * 10, **kwargs)  # type: ignore[arg-type]
     assert info.value.where == where
+
+
+def test_side_track_refuses_forces_that_do_not_match_the_positions() -> None:
+    with pytest.raises(InvalidInputError, match="batch: 3 forces for 4 positions"):
+        SideTrackCore(2, 10).feed(np.zeros(4), np.zeros(3), 0.0, 0.001)
