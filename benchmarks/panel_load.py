@@ -75,7 +75,7 @@ from controller.panel import serve_panel
 from controller.states import StationState
 from controller.station_runtime import StationRuntime
 from controller.store import people
-from controller.timeslice import short_timeslice
+from controller.timeslice import loop_scheduling
 from equipment_adapters.base import Adapter, BatchSink, EventSink
 from equipment_adapters.batch import SampleBatch
 from equipment_adapters.emulators.athlete import SimulatedAthlete
@@ -133,6 +133,8 @@ class Window:
     #: the share of the window the loop's thread was ready to run but waited for a CPU that
     #: other processes held (the machine is shared): lag that is not the controller's own
     cpu_wait: float | None = None
+    #: the panel's own process's CPU (cores), when it has one (``--panel-process``)
+    panel_cpu_share: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,9 @@ class PanelLoadReport:
     stations: int
     viewers: int
     feed_hz: float  #: the most live frames a second the panel sends one viewer
+    panel_process: bool  #: the panel in a process of its own (``panel.own_process``)
+    realtime_priority: int | None  #: ``SCHED_FIFO`` asked for the loop's thread (``--realtime``)
+    loop_scheduling: str  #: how the loop's thread was scheduled, as ``gymctl run`` logs it
     warmup_s: float
     seconds: float  #: of each window
     rounds: int  #: (unloaded, loaded) pairs, pooled
@@ -182,7 +187,11 @@ class PanelLoadReport:
 
 
 def _window(
-    probes: list[StationProbe], seconds: float, cpu_s: float, wait_s: float = math.nan
+    probes: list[StationProbe],
+    seconds: float,
+    cpu_s: float,
+    wait_s: float = math.nan,
+    panel_cpu_s: float | None = None,
 ) -> Window:
     lags = [x for p in probes for x in p.lags_s]
     cues = [x for p in probes for x in p.rep_to_cue_s]
@@ -199,6 +208,9 @@ def _window(
         rep_to_cue_max_ms=_ms(max(cues) if cues else None),
         cpu_share=round(cpu_s / seconds, 3) if seconds > 0 else 0.0,
         cpu_wait=round(wait_s / seconds, 3) if seconds > 0 and math.isfinite(wait_s) else None,
+        panel_cpu_share=(
+            round(panel_cpu_s / seconds, 3) if seconds > 0 and panel_cpu_s is not None else None
+        ),
     )
 
 
@@ -246,7 +258,7 @@ def compare(
 # -- the site ------------------------------------------------------------------------------
 
 
-def site_config(stations: int) -> str:
+def site_config(stations: int, *, panel_process: bool = False) -> str:
     text = '[site]\nname = "panel load benchmark"\nid = "load"\n'
     for i in range(stations):
         text += (
@@ -256,7 +268,10 @@ def site_config(stations: int) -> str:
             "[stations.safety]\nstale_after_ms = 1000\nannounce_threshold = 5.0\n"
             'announce_mode = "confirm"\nannounce_s = 10.0\n'
         )
-    return text + '[mqtt]\nenabled = false\n[panel]\nenabled = true\nhost = "127.0.0.1"\n'
+    return text + (
+        '[mqtt]\nenabled = false\n[panel]\nenabled = true\nhost = "127.0.0.1"\n'
+        f"own_process = {'true' if panel_process else 'false'}\n"
+    )
 
 
 def _free_port() -> int:
@@ -352,10 +367,25 @@ def _watch_reps(runtime: StationRuntime, probe: StationProbe) -> None:
     runtime.station.batch_sink = sink
 
 
+@dataclass(frozen=True, slots=True)
+class _Running:
+    gym: Gym
+    probes: list[StationProbe]
+    driver: _Athletes
+    password: str
+    token: str
+    scheduling: str  #: how the loop's thread is scheduled, as logged
+
+
 @contextlib.asynccontextmanager
 async def _site(
-    directory: Path, stations: int, check_in_over_s: float, feed_hz: float
-) -> AsyncIterator[tuple[Gym, list[StationProbe], _Athletes, str, str]]:
+    directory: Path,
+    stations: int,
+    check_in_over_s: float,
+    feed_hz: float,
+    panel_process: bool = False,
+    realtime: int | None = None,
+) -> AsyncIterator[_Running]:
     athletes: list[SimulatedAthlete] = demo_athletes(stations)
     probes: dict[str, StationProbe] = {}
     racks: dict[str, PacedRack] = {}
@@ -383,7 +413,9 @@ async def _site(
         racks[station_id] = rack
         return rack
 
-    config = parse_config(site_config(stations), source="panel load benchmark")
+    config = parse_config(
+        site_config(stations, panel_process=panel_process), source="panel load benchmark"
+    )
     gym = Gym(
         config,
         make_adapter=make,
@@ -408,13 +440,24 @@ async def _site(
         for station_id, runtime in gym.runtimes.items():
             _watch_reps(runtime, probes[station_id])
         driver = _Athletes(gym, racks, ids)
-        # the heap settled, the GIL's hand-over and the loop thread's slice shortened as
+        # the heap settled, the GIL's hand-over and the loop thread's scheduling as
         # gymctl run does
-        with settled_heap(), prompt_gil_handover(), short_timeslice():
+        with (
+            settled_heap(),
+            prompt_gil_handover(),
+            loop_scheduling(realtime) as scheduling,
+        ):
             async with asyncio.TaskGroup() as group:
                 task = group.create_task(driver.run(check_in_over_s), name="load-athletes")
                 try:
-                    yield gym, [probes[s] for s in gym.runtimes], driver, password, token
+                    yield _Running(
+                        gym,
+                        [probes[s] for s in gym.runtimes],
+                        driver,
+                        password,
+                        token,
+                        scheduling.describe(),
+                    )
                 finally:
                     task.cancel()
 
@@ -423,23 +466,39 @@ async def _site(
 
 
 async def _record(
-    probes: list[StationProbe], seconds: float
-) -> tuple[list[_Snapshot], float, float]:
-    """The window's samples, the process's CPU seconds and the loop's run-queue wait."""
+    probes: list[StationProbe], seconds: float, panel_pid: int | None
+) -> tuple[list[_Snapshot], float, float, float | None]:
+    """The window's samples, the process's CPU seconds, the loop's run-queue wait and the
+    panel's process's CPU seconds (None: the panel runs in this process)."""
     for probe in probes:
         probe.reset()
         probe.recording = True
     cpu, wait = time.process_time(), _run_queue_wait_s()
+    panel = _process_cpu_s(panel_pid)
     await asyncio.sleep(seconds)
     for probe in probes:
         probe.recording = False
     cpu, wait = time.process_time() - cpu, _run_queue_wait_s() - wait
-    return [_Snapshot(list(p.lags_s), list(p.rep_to_cue_s)) for p in probes], cpu, wait
+    panel_after = _process_cpu_s(panel_pid)
+    panel_cpu = panel_after - panel if panel is not None and panel_after is not None else None
+    snapshots = [_Snapshot(list(p.lags_s), list(p.rep_to_cue_s)) for p in probes]
+    return snapshots, cpu, wait, panel_cpu
+
+
+def _process_cpu_s(pid: int | None) -> float | None:
+    """Another process's CPU seconds (user and system) from ``/proc``, or None."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _loaded(
-    probes: list[StationProbe], settings: dict[str, Any], seconds: float
-) -> tuple[list[_Snapshot], float, float, dict[str, Any]]:
+    probes: list[StationProbe], settings: dict[str, Any], seconds: float, panel_pid: int | None
+) -> tuple[list[_Snapshot], float, float, float | None, dict[str, Any]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -459,12 +518,13 @@ async def _loaded(
         if line.strip() != b"ready":
             _, err = await process.communicate()
             raise RuntimeError(f"the load generator did not start: {err.decode()[-2000:]}")
-        snapshots, cpu, wait = await _record(probes, seconds)
+        snapshots, cpu, wait, panel_cpu = await _record(probes, seconds, panel_pid)
         async with asyncio.timeout(CLIENT_READY_TIMEOUT_S):
             out, err = await process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"the load generator failed: {err.decode()[-2000:]}")
-        return snapshots, cpu, wait, json.loads(out.decode().strip().splitlines()[-1])
+        client = json.loads(out.decode().strip().splitlines()[-1])
+        return snapshots, cpu, wait, panel_cpu, client
     finally:
         if process.returncode is None:
             process.kill()
@@ -482,6 +542,8 @@ async def run(
     rounds: int = 1,
     check_in_over_s: float = 5.0,
     feed_hz: float = DEFAULT_FEED_HZ,
+    panel_process: bool = False,
+    realtime: int | None = None,
 ) -> PanelLoadReport:
     for name, value in (
         ("stations", stations),
@@ -498,15 +560,15 @@ async def run(
         raise InvalidInputError("must not be negative", where="--warmup")
     if not 1.0 <= feed_hz <= 60.0:
         raise InvalidInputError("must be 1..60 frames a second", where="--feed-hz")
+    if realtime is not None and not 1 <= realtime <= 99:
+        raise InvalidInputError("must be a SCHED_FIFO priority, 1..99", where="--realtime")
     before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gymctl-panel-load-") as tmp:
-        async with _site(Path(tmp), stations, min(check_in_over_s, warmup_s), feed_hz) as (
-            gym,
-            probes,
-            driver,
-            password,
-            token,
-        ):
+        async with _site(
+            Path(tmp), stations, min(check_in_over_s, warmup_s), feed_hz, panel_process, realtime
+        ) as running:
+            gym, probes, driver = running.gym, running.probes, running.driver
+            password, token, scheduling = running.password, running.token, running.scheduling
             assert gym.panel is not None
             await asyncio.sleep(warmup_s)
             settings = {
@@ -523,16 +585,22 @@ async def run(
             windows: dict[str, list[list[_Snapshot]]] = {"unloaded": [], "loaded": []}
             cpu_s = {"unloaded": 0.0, "loaded": 0.0}
             wait_s = {"unloaded": 0.0, "loaded": 0.0}
+            panel_s: dict[str, float | None] = {"unloaded": 0.0, "loaded": 0.0}
+            panel_pid = getattr(gym.panel, "pid", None)
             clients_out: list[dict[str, Any]] = []
             for _ in range(rounds):
-                snapshots, cpu, wait = await _record(probes, seconds)
+                snapshots, cpu, wait, panel_cpu = await _record(probes, seconds, panel_pid)
                 windows["unloaded"].append(snapshots)
                 cpu_s["unloaded"] += cpu
                 wait_s["unloaded"] += wait
-                snapshots, cpu, wait, client = await _loaded(probes, settings, seconds)
+                panel_s["unloaded"] = _add(panel_s["unloaded"], panel_cpu)
+                snapshots, cpu, wait, panel_cpu, client = await _loaded(
+                    probes, settings, seconds, panel_pid
+                )
                 windows["loaded"].append(snapshots)
                 cpu_s["loaded"] += cpu
                 wait_s["loaded"] += wait
+                panel_s["loaded"] = _add(panel_s["loaded"], panel_cpu)
                 clients_out.append(client)
             sessions_started = driver.sessions_started
     after = os.getloadavg()[0]
@@ -540,8 +608,10 @@ async def run(
     unloaded, loaded = pooled(windows["unloaded"]), pooled(windows["loaded"])
     per_station = compare(ids, unloaded, loaded)
     total_s = seconds * rounds
-    w_unloaded = _window_of(unloaded, total_s, cpu_s["unloaded"], wait_s["unloaded"])
-    w_loaded = _window_of(loaded, total_s, cpu_s["loaded"], wait_s["loaded"])
+    w_unloaded = _window_of(
+        unloaded, total_s, cpu_s["unloaded"], wait_s["unloaded"], panel_s["unloaded"]
+    )
+    w_loaded = _window_of(loaded, total_s, cpu_s["loaded"], wait_s["loaded"], panel_s["loaded"])
     client = max(clients_out, key=lambda c: c["api"].get("p99_ms") or 0.0)
     lag_ratios = [s.loop_lag_ratio for s in per_station if s.loop_lag_ratio is not None]
     cue_ratios = [s.rep_to_cue_ratio for s in per_station if s.rep_to_cue_ratio is not None]
@@ -558,6 +628,9 @@ async def run(
         stations=stations,
         viewers=viewers,
         feed_hz=feed_hz,
+        panel_process=panel_process,
+        realtime_priority=realtime,
+        loop_scheduling=scheduling,
         warmup_s=warmup_s,
         seconds=seconds,
         rounds=rounds,
@@ -591,9 +664,19 @@ async def run(
     )
 
 
-def _window_of(snapshots: list[_Snapshot], seconds: float, cpu_s: float, wait_s: float) -> Window:
+def _window_of(
+    snapshots: list[_Snapshot],
+    seconds: float,
+    cpu_s: float,
+    wait_s: float,
+    panel_cpu_s: float | None = None,
+) -> Window:
     probes = [StationProbe("", lags_s=s.lags_s, rep_to_cue_s=s.rep_to_cue_s) for s in snapshots]
-    return _window(probes, seconds, cpu_s, wait_s)
+    return _window(probes, seconds, cpu_s, wait_s, panel_cpu_s)
+
+
+def _add(total: float | None, seconds: float | None) -> float | None:
+    return None if total is None or seconds is None else total + seconds
 
 
 # -- output --------------------------------------------------------------------------------
@@ -607,7 +690,9 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         f"at up to {data['feed_hz']:g} frames/s "
         f"({live['floor']} floor, {live['station']} station; {live['token']} token, "
         f"{live['session']} session), {data['seconds']:g} s per window, "
-        f"{data['rounds']} round(s) of (unloaded, loaded)",
+        f"{data['rounds']} round(s) of (unloaded, loaded)"
+        + ("; the panel in its own process" if data["panel_process"] else ""),
+        f"loop     {data['loop_scheduling']}",
         f"API      {api['requests_per_s']:.1f} req/s (target {api['target_per_s']:g}), "
         f"p50 {api['p50_ms']} ms, p99 {api['p99_ms']} ms, max {api['max_ms']} ms, "
         f"status {api['status']}" + (" (the round of highest p99)" if data["rounds"] > 1 else ""),
@@ -629,6 +714,14 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         f"controller process, cores (load generator {data['load_generator_cpu_share']})",
         f"{'cpu wait':8} {u['cpu_wait']!s:>12} {lo['cpu_wait']!s:>12}           "
         "of each second the loop waited for a CPU held by other processes",
+        *(
+            [
+                f"{'panel':8} {u['panel_cpu_share']!s:>12} {lo['panel_cpu_share']!s:>12}"
+                "           cores used by the panel's own process"
+            ]
+            if data["panel_process"]
+            else []
+        ),
         f"worst station: lag x{data['loop_lag_ratio_worst_station']}, rep-to-cue "
         f"x{data['rep_to_cue_ratio_worst_station']} (of {data['stations_compared_rep_to_cue']} "
         f"with reps in both windows); over x{data['goal_ratio']:g}: "
@@ -668,6 +761,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="(unloaded, loaded) window pairs, each station's samples pooled over them (1)",
     )
+    parser.add_argument(
+        "--panel-process",
+        action="store_true",
+        help="serve the panel from a process of its own (the config's panel.own_process)",
+    )
+    parser.add_argument(
+        "--realtime",
+        type=int,
+        default=None,
+        metavar="PRIORITY",
+        help="run the loop's thread under SCHED_FIFO (the config's site.realtime_priority)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -682,6 +787,8 @@ def run_cli(args: argparse.Namespace) -> int:
             seconds=args.seconds,
             rounds=args.rounds,
             feed_hz=args.feed_hz,
+            panel_process=args.panel_process,
+            realtime=args.realtime,
         )
     )
     data = report.to_json()

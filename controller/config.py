@@ -306,6 +306,9 @@ class PanelConfig(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: Port = 8000
+    #: serve the panel from a process of its own (``controller.panel_process``): its
+    #: browsers and API clients then never hold the stations' loop or GIL
+    own_process: bool = False
 
 
 def _topic_levels(value: str) -> str:
@@ -372,6 +375,9 @@ class ChainConfig(_Model):
 class SiteInfo(_Model):
     name: str = Field(min_length=1, max_length=80)
     id: Slug
+    #: run the stations' loop thread under ``SCHED_FIFO`` at this priority (Linux; needs
+    #: ``CAP_SYS_NICE`` or an ``RLIMIT_RTPRIO`` this high); none: a short time slice only
+    realtime_priority: Annotated[int, _between(1, 99)] | None = None
 
 
 class SiteConfig(_Model):

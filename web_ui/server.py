@@ -35,6 +35,19 @@ class PanelStartError(ControllerError):
     """The panel could not start (its port is taken, its lifespan failed)."""
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The panel's listening socket (port 0: a free one), or ``PanelStartError``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=128)
+    except OSError as exc:
+        raise PanelStartError(
+            f"the panel cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    sock.setblocking(False)
+    return sock
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -54,10 +67,16 @@ class PanelServer:
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
         shutdown_timeout_s: int = 3,
+        sock: socket.socket | None = None,
     ) -> None:
+        """``sock``: a listening socket bound already (a panel in its own process serves
+        the one its controller bound); without it the server binds ``host``:``port``."""
         self.app = app
         self.host = host
         self.port = port
+        self._given = sock
+        if sock is not None:
+            self.host, self.port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
         self._config = uvicorn.Config(
             app,
             lifespan="on",
@@ -82,14 +101,10 @@ class PanelServer:
         return f"{scheme}://{host}:{self.port}"
 
     def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        try:
-            sock = socket.create_server((self.host, self.port), family=family, backlog=128)
-        except OSError as exc:
-            raise PanelStartError(
-                f"the panel cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
-            ) from None
-        sock.setblocking(False)
+        if self._given is not None:
+            self._given.setblocking(False)
+            return self._given
+        sock = listen_socket(self.host, self.port)
         self.port = int(sock.getsockname()[1])
         return sock
 

@@ -14,7 +14,7 @@ from controller.config import load_config
 from controller.gil import prompt_gil_handover
 from controller.gym import Gym, GymOptions
 from controller.heap import settled_heap
-from controller.timeslice import describe, short_timeslice
+from controller.timeslice import loop_scheduling
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,15 @@ def run(args: argparse.Namespace) -> int:
                 print("; ".join(where), flush=True)
                 # the start-up's objects out of the collector's way, worker threads made
                 # to hand the GIL back to the stations' loop promptly, and the loop's
-                # thread run promptly by the kernel when it wakes
-                with settled_heap(), prompt_gil_handover(), short_timeslice() as timeslice:
-                    log.info("%s", describe(timeslice))
+                # thread run promptly by the kernel when it wakes (SCHED_FIFO if the
+                # config asks and the service may, else a short time slice)
+                with (
+                    settled_heap(),
+                    prompt_gil_handover(),
+                    loop_scheduling(config.site.realtime_priority) as scheduling,
+                ):
+                    level = logging.WARNING if scheduling.refused else logging.INFO
+                    log.log(level, "%s", scheduling.describe())
                     await gym.serve_forever()
             finally:
                 undo()

@@ -10,7 +10,8 @@ from benchmarks import panel_load
 from controller.cli import main
 
 
-async def test_a_tiny_run_reports_every_figure() -> None:
+@pytest.mark.parametrize("panel_process", [False, True], ids=["inline", "own-process"])
+async def test_a_tiny_run_reports_every_figure(panel_process: bool) -> None:
     report = await panel_load.run(
         stations=3,
         viewers=4,
@@ -20,6 +21,8 @@ async def test_a_tiny_run_reports_every_figure() -> None:
         seconds=2.0,
         rounds=2,
         check_in_over_s=0.5,
+        panel_process=panel_process,
+        realtime=10 if panel_process else None,
     )
     data = report.to_json()
     json.dumps(data, allow_nan=False)
@@ -50,6 +53,18 @@ async def test_a_tiny_run_reports_every_figure() -> None:
     assert data["sessions_started"] >= 3
     assert data["goal_ratio"] == panel_load.GOAL_RATIO
     assert any("API" in line for line in panel_load.summary_lines(data))
+    assert data["panel_process"] is panel_process
+    assert "the loop's thread" in data["loop_scheduling"]
+    # the panel's own process is measured apart (loaded, it serves the viewers and clients)
+    if panel_process:
+        assert data["unloaded"]["panel_cpu_share"] >= 0.0
+        assert data["loaded"]["panel_cpu_share"] > 0.0
+    else:
+        assert data["unloaded"]["panel_cpu_share"] is None
+        assert data["loaded"]["panel_cpu_share"] is None
+    if panel_process:
+        assert data["realtime_priority"] == 10
+        assert any(line.startswith("panel ") for line in panel_load.summary_lines(data))
 
 
 def test_percentiles_and_ratios() -> None:
@@ -76,6 +91,8 @@ def test_percentiles_and_ratios() -> None:
         ["--rate", "-1"],
         ["--feed-hz", "0.5"],
         ["--rounds", "0"],
+        ["--realtime", "0"],
+        ["--realtime", "100"],
     ],
 )
 def test_bad_arguments_are_refused_with_exit_code_2(

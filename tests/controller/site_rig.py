@@ -42,7 +42,12 @@ ANA, BEN, CHLOE, DEV = DEMO_ATHLETES
 
 
 def site_config(
-    stations: int = 1, *, announce_mode: str = "confirm", mqtt: str = "", panel_port: int = 0
+    stations: int = 1,
+    *,
+    announce_mode: str = "confirm",
+    mqtt: str = "",
+    panel_port: int = 0,
+    panel_process: bool = False,
 ) -> str:
     text = '[site]\nname = "test gym"\nid = "test"\n'
     for i in range(stations):
@@ -55,7 +60,10 @@ def site_config(
         )
     text += mqtt or "[mqtt]\nenabled = false\n"
     if panel_port:
-        return text + f'[panel]\nenabled = true\nhost = "127.0.0.1"\nport = {panel_port}\n'
+        return text + (
+            f'[panel]\nenabled = true\nhost = "127.0.0.1"\nport = {panel_port}\n'
+            f"own_process = {'true' if panel_process else 'false'}\n"
+        )
     return text + "[panel]\nenabled = false\n"
 
 
@@ -117,6 +125,7 @@ async def site(
     today: date | None = None,
     seed_history: bool = True,
     panel_port: int = 0,
+    panel_process: bool = False,
 ) -> AsyncIterator[Site]:
     racks: dict[str, ScriptedRack] = {}
 
@@ -135,7 +144,13 @@ async def site(
         return rack
 
     config = parse_config(
-        site_config(stations, announce_mode=announce_mode, mqtt=mqtt, panel_port=panel_port),
+        site_config(
+            stations,
+            announce_mode=announce_mode,
+            mqtt=mqtt,
+            panel_port=panel_port,
+            panel_process=panel_process,
+        ),
         base_dir=tmp_path,
     )
     gym = Gym(

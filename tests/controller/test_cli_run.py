@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sqlite3
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from controller.cli import main
@@ -99,3 +101,74 @@ def test_gymctl_run_names_the_wrong_key_of_a_config(
     assert "stations[0].devices.rack.port: must be 1..65535" in capsys.readouterr().err
     assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_gymctl_run_serves_the_panel_from_its_own_process_and_schedules_the_loop(
+    tmp_path: Path,
+) -> None:
+    mqtt_port, panel_port = free_port(), free_port()
+    async with RackEmulator(port=0) as rack:
+        config = tmp_path / "site.toml"
+        text = site_toml(rack.port, mqtt_port).replace(
+            'id = "clitest"\n', 'id = "clitest"\nrealtime_priority = 10\n'
+        )
+        text = text.replace(
+            "[panel]\nenabled = false\n",
+            f'[panel]\nenabled = true\nhost = "127.0.0.1"\nport = {panel_port}\n'
+            "own_process = true\n",
+        )
+        config.write_text(text)
+        log_path = tmp_path / "stderr.log"
+        log = log_path.open("wb")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "controller.cli",
+            "run",
+            "-v",
+            "--config",
+            str(config),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+        )
+        try:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
+            assert f"panel on port {panel_port}".encode() in line
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{panel_port}") as client:
+                assert (await client.get("/healthz")).status_code == 200
+            (panel,) = _children(process.pid)
+            # the panel below every normal thread; the loop above them when permitted
+            assert os.sched_getscheduler(panel) == os.SCHED_IDLE
+            await eventually(lambda: "the loop's thread" in log_path.read_text(), within=10)
+            logged = log_path.read_text()
+            if "SCHED_FIFO at priority 10" in logged:
+                policy = os.sched_getscheduler(process.pid)
+                assert policy == os.SCHED_FIFO | os.SCHED_RESET_ON_FORK
+            else:  # an unprivileged test run: refused, said so, and the short slice instead
+                assert "not permitted (give the service CAP_SYS_NICE" in logged
+            process.send_signal(signal.SIGINT)
+            code = await asyncio.wait_for(process.wait(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            log.close()
+        assert code == 0, log_path.read_text()
+        # the controller stopped its panel's process on the way out
+        with pytest.raises(ProcessLookupError):
+            os.kill(panel, 0)
