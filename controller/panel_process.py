@@ -28,6 +28,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -67,6 +68,8 @@ HEALTH_EVERY_S: Final = 1.0
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 10.0
 RESTART_PAUSES_S: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
+#: a child that served this long before it stopped starts the pauses from the first again
+STEADY_S: Final = 60.0
 
 
 class PanelProcess:
@@ -136,10 +139,13 @@ class PanelProcess:
         assert self._stopping is not None
         pause = 0
         while True:
+            started = time.monotonic()
             why = await child.live(self._stopping)
             if self._stopping.is_set():
                 return
             self.restarts += 1
+            if time.monotonic() - started >= STEADY_S:  # not a crash loop: start afresh
+                pause = 0
             wait = RESTART_PAUSES_S[min(pause, len(RESTART_PAUSES_S) - 1)]
             pause += 1
             self.gym.alert(
@@ -155,7 +161,7 @@ class PanelProcess:
                     return
                 try:
                     child = await _Child.start(self)
-                except ControllerError as exc:
+                except (ControllerError, OSError) as exc:
                     log.error("the panel's process did not start again: %s", exc)
                     wait = RESTART_PAUSES_S[min(pause, len(RESTART_PAUSES_S) - 1)]
                     pause += 1
@@ -170,7 +176,6 @@ class PanelProcess:
                     cleared=True,
                 )
             )
-            pause = 0
 
 
 class _Child:
@@ -234,13 +239,14 @@ class _Child:
                 log_level=logging.getLogger().getEffectiveLevel(),
             )
             writer.write(pickled_frame(("start", start)))
-            async with asyncio.timeout(START_TIMEOUT_S):
-                await writer.drain()
-                body = await read_body(reader, limit=MAX_CALL_BYTES)
+            try:
+                async with asyncio.timeout(START_TIMEOUT_S):
+                    await writer.drain()
+                    body = await read_body(reader, limit=MAX_CALL_BYTES)
+            except ConnectionError:
+                body = None
             if body is None:
-                raise PanelLinkError(
-                    f"the panel's process exited while starting (code {await proc.wait()})"
-                )
+                raise PanelLinkError(await child.exited("while starting"))
             url = parse_message(body).get("ready")
             if not isinstance(url, str):
                 raise PanelLinkError("the panel's process answered its start with no 'ready'")
@@ -287,6 +293,13 @@ class _Child:
         if not stopping.is_set():
             log.error("the panel's process ended: %s", why)
         return why
+
+    async def exited(self, when: str) -> str:
+        """Why the link ended: the process's exit code, if it exits soon."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(3.0):
+                return f"the panel's process exited {when} (code {await self.proc.wait()})"
+        return f"the panel's process closed the link {when}"
 
     async def stop(self) -> None:
         """End the link (the child leaves on its own), then terminate or kill it."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,13 @@ import pytest
 from argon2 import PasswordHasher
 
 from controller.events import Alert
+from controller.panel_link import PanelLinkError
 from controller.panel_process import PanelProcess
 from controller.states import StationState
 from controller.store import people
 from tests.controller.mqtt.conftest import free_port
+from web_ui import PanelSettings
+from web_ui.server import PanelStartError
 
 from .polling import eventually
 from .site_rig import ANA, site
@@ -169,3 +173,19 @@ async def _alert(alerts: Any, *, cleared: bool) -> Alert:
             if event.code == "panel_down" and event.cleared is cleared:
                 alert: Alert = event
                 return alert
+
+
+async def test_a_panel_process_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
+    async with site(tmp_path, stations=1) as rig:
+        # an interpreter that exits at once, as a panel's process whose imports fail would
+        panel = PanelProcess(rig.gym, PanelSettings(), host="127.0.0.1", port=0, python="false")
+        with pytest.raises(PanelLinkError, match=r"exited while starting \(code 1\)"):
+            async with panel:
+                pass
+        with socket.create_server(("127.0.0.1", 0)) as held:  # the port is taken
+            taken = PanelProcess(
+                rig.gym, PanelSettings(), host="127.0.0.1", port=held.getsockname()[1]
+            )
+            with pytest.raises(PanelStartError, match=r"the panel cannot listen on 127\.0\.0\.1"):
+                async with taken:
+                    pass
