@@ -2,7 +2,9 @@
 
 One process runs the site as ``gymctl run`` does (``controller.gym.Gym``: the store on disk,
 the bus, every station with its drive, envelope, cues, stream processor and set supervisor,
-the session runner, and the panel served by uvicorn on the site's own event loop). Its
+the session runner, and the panel served by uvicorn on the site's own event loop, or with
+``panel_process`` by a process of its own as ``panel.own_process`` does; ``realtime``
+schedules the loop's thread as ``site.realtime_priority`` does). Its
 ``stations`` racks are :class:`benchmarks.paced_rack.PacedRack` adapters: 1 kHz in real
 time at the batch boundary, athletes from the athlete model lifting the demo's plans
 (``controller.demo``: seeded history, velocity zones, velocity-loss stops, load
@@ -31,8 +33,8 @@ station (the goal: no station worse than ``GOAL_RATIO`` times its unloaded value
 all stations pooled. The load generator reports the API's p50/p99 latency, requests/s and
 status codes, and the frames per second each viewer received.
 
-Run: ``gymctl bench panel-load [--stations 100] [--viewers 50] [--json]`` or
-``python -m benchmarks.panel_load``.
+Run: ``gymctl bench panel-load [--stations 100] [--viewers 50] [--panel-process]
+[--realtime 10] [--json]`` or ``python -m benchmarks.panel_load``.
 """
 
 from __future__ import annotations

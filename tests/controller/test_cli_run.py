@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
@@ -46,6 +47,23 @@ enabled = false
 """
 
 
+async def _gymctl_run(config: Path, log: BinaryIO, *flags: str) -> asyncio.subprocess.Process:
+    """``gymctl run`` in a process of its own: its stdout piped, its stderr to ``log`` (a
+    file: a pipe nobody reads could fill up)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "controller.cli",
+        "run",
+        *flags,
+        "--config",
+        str(config),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=log,
+    )
+
+
 async def test_gymctl_run_connects_the_equipment_and_stops_cleanly_on_sigint(
     tmp_path: Path,
 ) -> None:
@@ -54,17 +72,7 @@ async def test_gymctl_run_connects_the_equipment_and_stops_cleanly_on_sigint(
         config = tmp_path / "site.toml"
         config.write_text(site_toml(rack.port, mqtt_port))
         log = (tmp_path / "stderr.log").open("wb")  # a pipe nobody reads could fill up
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "controller.cli",
-            "run",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-        )
+        process = await _gymctl_run(config, log)
         try:
             assert process.stdout is not None
             line = await asyncio.wait_for(process.stdout.readline(), 30)
@@ -133,18 +141,7 @@ async def test_gymctl_run_serves_the_panel_from_its_own_process_and_schedules_th
         config.write_text(text)
         log_path = tmp_path / "stderr.log"
         log = log_path.open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "controller.cli",
-            "run",
-            "-v",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-        )
+        process = await _gymctl_run(config, log, "-v")
         try:
             assert process.stdout is not None
             line = await asyncio.wait_for(process.stdout.readline(), 30)
