@@ -67,6 +67,8 @@ LATEST_BOUND: Final = 2048
 HEALTH_EVERY_S: Final = 1.0
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 10.0
+#: how long a terminated, then a killed, process is waited for
+KILL_WAIT_S: Final = 3.0
 RESTART_PAUSES_S: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
 #: a child that served this long before it stopped starts the pauses from the first again
 STEADY_S: Final = 60.0
@@ -99,6 +101,7 @@ class PanelProcess:
         self._listen: socket.socket | None = None
         self._stopping: asyncio.Event | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        self._child: _Child | None = None  #: the current life of the process
 
     async def __aenter__(self) -> Self:
         from web_ui.server import listen_socket  # the panel's packages load only when served
@@ -107,11 +110,13 @@ class PanelProcess:
         self.port = int(self._listen.getsockname()[1])
         self._stopping = asyncio.Event()
         try:
-            child = await _Child.start(self)
+            self._child = await _Child.start(self)
         except BaseException:
             self._listen.close()
             raise
-        self._supervisor = asyncio.create_task(self._supervise(child), name="panel-supervisor")
+        self._supervisor = asyncio.create_task(
+            self._supervise(self._child), name="panel-supervisor"
+        )
         return self
 
     async def __aexit__(
@@ -124,12 +129,16 @@ class PanelProcess:
         assert self._supervisor is not None
         self._stopping.set()  # the child's life ends by itself: its process is stopped
         try:
-            async with asyncio.timeout(STOP_TIMEOUT_S + 5.0):
+            # the child's stop: the link closed, then terminate, then kill, each waited for
+            async with asyncio.timeout(STOP_TIMEOUT_S + 2 * KILL_WAIT_S + 2.0):
                 await asyncio.shield(self._supervisor)
         except TimeoutError:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
+            if self._child is not None and self._child.proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._child.proc.kill()
         finally:
             if self._listen is not None:
                 self._listen.close()
@@ -160,7 +169,7 @@ class PanelProcess:
                 if self._stopping.is_set():
                     return
                 try:
-                    child = await _Child.start(self)
+                    child = self._child = await _Child.start(self)
                 except (ControllerError, OSError) as exc:
                     log.error("the panel's process did not start again: %s", exc)
                     wait = RESTART_PAUSES_S[min(pause, len(RESTART_PAUSES_S) - 1)]
@@ -304,7 +313,9 @@ class _Child:
     async def stop(self) -> None:
         """End the link (the child leaves on its own), then terminate or kill it."""
         self.sub.close()
-        self.writer.close()
+        # abort, not close: a close waits to send what is buffered, which a stuck child
+        # never reads; what was not sent does not matter to a child that is leaving
+        self.writer.transport.abort()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
         for step in ("wait", "terminate", "kill"):
@@ -315,7 +326,7 @@ class _Child:
                 with contextlib.suppress(ProcessLookupError):
                     self.proc.kill()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(STOP_TIMEOUT_S if step == "wait" else 3.0):
+                async with asyncio.timeout(STOP_TIMEOUT_S if step == "wait" else KILL_WAIT_S):
                     await self.proc.wait()
             if self.proc.returncode is not None:
                 return
@@ -338,8 +349,13 @@ class _Child:
                     gym.station(station_id) for station_id in about if station_id in gym.runtimes
                 )
                 writer.write(pickled_frame(("update", snapshots, events)))
-                async with asyncio.timeout(STUCK_S):  # TimeoutError: a stuck panel ends
-                    await writer.drain()
+                try:
+                    async with asyncio.timeout(STUCK_S):
+                        await writer.drain()
+                except TimeoutError:
+                    raise PanelLinkError(
+                        f"it has not read what was sent for {STUCK_S:g} s"
+                    ) from None
 
     async def _health(self) -> None:
         while True:

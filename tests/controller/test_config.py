@@ -130,6 +130,14 @@ def replace(old: str, new: str) -> str:
             replace('map = "gymctl-rack-v1"', 'map = "maps/missing.toml"'),
             "cfg.toml: stations[0].devices.rack.map: no such register map file",
         ),
+        (
+            replace('id = "test"', 'id = "test"\nrealtime_priority = 100'),
+            "cfg.toml: site.realtime_priority: must be 1..99",
+        ),
+        (
+            MINIMAL + "\n[panel]\nown_process = 1\n",
+            "cfg.toml: panel.own_process: must be",
+        ),
     ],
 )
 def test_bad_configs_name_the_key(text: str, message: str) -> None:

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from controller.events import Alert
+from controller import panel_process
+from controller.events import Alert, AlertSeverity
 from controller.panel_link import PanelLinkError
 from controller.panel_process import PanelProcess
 from controller.states import StationState
@@ -189,3 +190,39 @@ async def test_a_panel_process_that_cannot_start_is_a_clear_error(tmp_path: Path
             with pytest.raises(PanelStartError, match=r"the panel cannot listen on 127\.0\.0\.1"):
                 async with taken:
                     pass
+
+
+async def test_a_panel_process_that_stops_reading_is_stopped_and_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(panel_process, "STUCK_S", 0.5)
+    monkeypatch.setattr(panel_process, "STOP_TIMEOUT_S", 1.0)
+    port = free_port()
+    async with site(tmp_path, stations=1, panel_port=port, panel_process=True) as rig:
+        gym = rig.gym
+        panel = gym.panel
+        assert isinstance(panel, PanelProcess)
+        stuck = panel.pid
+        assert stuck is not None
+        with gym.bus.subscribe("test-alerts", types=(Alert,)) as alerts:
+            os.kill(stuck, signal.SIGSTOP)  # alive, but reading nothing
+            # 2 MB of events: more than the link's socket and transport buffers hold
+            for _ in range(200):
+                gym.bus.publish(
+                    Alert(
+                        station_id=None,
+                        severity=AlertSeverity.INFO,
+                        code="test_flood",
+                        message="x" * 10_000,
+                    )
+                )
+                await asyncio.sleep(0)
+            down = await _alert(alerts, cleared=False)
+            assert "it has not read what was sent for 0.5 s" in down.message
+            await _alert(alerts, cleared=True)
+        assert panel.pid != stuck
+        with pytest.raises(ProcessLookupError):  # the stopped process was killed
+            os.kill(stuck, 0)
+        async with httpx.AsyncClient(base_url=panel.url, timeout=10) as client:
+            assert (await client.get("/healthz")).status_code == 200
+        assert gym.runtime("rack-1").state is S.IDLE
